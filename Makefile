@@ -1,0 +1,71 @@
+# berth - build, test and benchmark.
+#
+# `make` builds ./berth from src/*.c; every .c file there is part of the
+# server, main.c only of the binary, so unit tests link the rest.
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson yaml-0.1 libcrypto
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+           -D_GNU_SOURCE -DBERTH_VERSION='"$(VERSION)"' \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
+
+# `make SAN=1` builds with AddressSanitizer and UBSan into build-san/.
+ifeq ($(SAN),1)
+BUILD   := build-san
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD   := build
+endif
+
+SRCS    := $(wildcard src/*.c)
+OBJS    := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
+LIBOBJS := $(filter-out $(BUILD)/main.o,$(OBJS))
+UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter-out tests/unit/check.c,$(wildcard tests/unit/test_*.c)))
+BIN     := $(if $(filter 1,$(SAN)),$(BUILD)/berth,berth)
+
+.PHONY: all run test unit test-san bench clean deps
+all: $(BIN)
+
+$(BIN): $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBOBJS) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+
+$(BUILD):
+	mkdir -p $@
+
+# Installs the Debian packages berth needs to build and run, if missing.
+deps:
+	@./scripts/deps.sh build
+
+run: deps all
+	mkdir -p data
+	REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$(CURDIR)/data \
+	REGISTRY_HTTP_ADDR=localhost:5000 ./berth serve $(wildcard config.yml)
+
+unit: $(UNITS)
+	@./tests/run-units.sh $(UNITS)
+
+# The whole suite: unit tests, black-box tests of ./berth, real clients,
+# then everything again under ASan/UBSan.  Ends with "N passed, N failed".
+test: all $(UNITS)
+	@$(MAKE) --no-print-directory SAN=1 all-san
+	@./tests/run-all.sh
+
+all-san: $(BIN) $(UNITS)
+
+bench: all
+	@./bench/run.sh
+
+clean:
+	rm -rf build build-san berth

@@ -1,0 +1,64 @@
+/*
+ * config.h - berth's settings, read once from registry:2's config.yml keys
+ * and REGISTRY_* environment overrides into one immutable struct.
+ *
+ * Precedence: built-in defaults, then the YAML file, then the environment.
+ * An unknown key is logged as a warning; a value of the wrong type or out
+ * of range makes config_load fail with a message naming the key.
+ */
+#ifndef BERTH_CONFIG_H
+#define BERTH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config_header {
+	char *name;
+	char **values; /* NULL-terminated */
+};
+
+struct config {
+	char *version;           /* "0.1" */
+	int log_level;           /* enum log_level */
+
+	char *http_addr;         /* "host:port", ":port" or "[::1]:port" */
+	char *http_host;         /* external base URL, "" when unset */
+	bool http_relativeurls;
+	char *http_secret;       /* "" when unset */
+	struct config_header *http_headers; /* extra response headers */
+	size_t http_headers_count;
+
+	char *storage_driver;     /* "filesystem" */
+	char *fs_rootdirectory;   /* default /var/lib/registry */
+	bool delete_enabled;      /* storage.delete.enabled, default false */
+	bool readonly;            /* storage.maintenance.readonly.enabled */
+	bool uploadpurging_enabled;        /* default true */
+	int64_t uploadpurging_age;         /* seconds, default 168h */
+	int64_t uploadpurging_interval;    /* seconds, default 24h */
+	bool uploadpurging_dryrun;         /* default false */
+};
+
+/*
+ * Loads settings from path (NULL for none) and the process environment.
+ * Returns a new struct the caller releases with config_free, or NULL after
+ * writing an error that names the offending key into err (errlen bytes).
+ */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+/*
+ * The same from YAML text in memory and an explicit environment (a
+ * NULL-terminated "NAME=value" array); for tests and for config_load.
+ */
+struct config *config_parse(const char *yaml, size_t len, char *const *env,
+			    char *err, size_t errlen);
+
+void config_free(struct config *c);
+
+/*
+ * Parses a registry:2 duration ("168h", "10m", "30s", "1h30m", "500ms"
+ * rounds down) into seconds.  Returns 0 or -1 when malformed.
+ */
+int config_parse_duration(const char *s, int64_t *seconds);
+
+#endif
