@@ -26,7 +26,7 @@ bool ref_valid_tag(const char *tag);
 /*
  * Parses a "Range: bytes=<first>-<last>" request header for an object of
  * size bytes.  Accepts "bytes=a-b", "bytes=a-" and the suffix "bytes=-n".
- * Returns 0 with the inclusive range in *first/*last, 1 when the header
+ * Returns 0 with the inclusive range in *first and *last, 1 when the header
  * is well formed but cannot be satisfied (416), -1 when it is malformed or
  * asks for several ranges (serve the whole object).
  */
