@@ -247,7 +247,8 @@ static void test_parse_unsupported(void)
 		"md5:d41d8cd98f00b204e9800998ecf8427e",
 		"sha384:abc",
 		"blake3:" SHA256_ABC,
-		"multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
+		"multihash+base58:"
+		"QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
 		"sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564",
 		"a.b_c-d+e:A=_-",
 		"sha1:a",
