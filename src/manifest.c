@@ -200,12 +200,19 @@ static int manifest_descriptor(const json_t *obj, const char *path,
 /*
  * Layers the registry is not meant to hold: their bytes live at the URLs
  * the descriptor lists, so clients fetch them from there and a push never
- * uploads them.  Such a layer must therefore list where it lives.
+ * uploads them.  Such a layer must therefore list where it lives.  Only
+ * the registered type families count, so an artifact's own layer type
+ * that merely contains the word is still an ordinary blob.
  */
 static bool manifest_is_foreign(const char *media_type)
 {
-	return strstr(media_type, "foreign") ||
-	       strstr(media_type, "nondistributable");
+	static const char docker[] =
+		"application/vnd.docker.image.rootfs.foreign.";
+	static const char oci[] =
+		"application/vnd.oci.image.layer.nondistributable.";
+
+	return strncmp(media_type, docker, sizeof(docker) - 1) == 0 ||
+	       strncmp(media_type, oci, sizeof(oci) - 1) == 0;
 }
 
 static int manifest_check_urls(const json_t *obj, const char *path,

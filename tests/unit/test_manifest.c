@@ -118,6 +118,10 @@ static void test_docker_manifest(void)
 		"{\"mediaType\":\"" MT_DFOREIGN "\",\"digest\":\"" D2 "\","
 		"\"size\":1,\"urls\":[\"https://example.com/layer\"]},"
 		DESC(MT_DLAYER, D3, 32654) "]}";
+	const char *look_alike =
+		"{\"schemaVersion\":2,\"config\":" DESC(MT_CONFIG, D1, 2)
+		",\"layers\":[" DESC("application/vnd.example.foreign+json",
+				     D2, 5) "]}";
 	struct manifest *m = parse(json, MT_DOCKER_MANIFEST);
 
 	CHECK(m != NULL);
@@ -131,6 +135,13 @@ static void test_docker_manifest(void)
 	check_ref(&m->blobs[0], D1, 7023, MT_DCONFIG);
 	check_ref(&m->blobs[1], D3, 32654, MT_DLAYER);
 	CHECK_STR(m->artifact_type, MT_DCONFIG);
+	manifest_free(m);
+
+	m = parse(look_alike, NULL);
+	CHECK(m && m->blobs_count == 2);
+	if (m)
+		check_ref(&m->blobs[1], D2, 5,
+			  "application/vnd.example.foreign+json");
 	manifest_free(m);
 }
 
