@@ -1,0 +1,952 @@
+/*
+ * api.c - routing and the HTTP side of the OCI Distribution API.
+ *
+ * A request passes these steps in order: the path is split into a route
+ * (repository name plus what is asked of it), inputs are checked against
+ * the spec's grammar, policies (delete enabled, read-only) are applied,
+ * and then one handler per route and method talks to the registry.
+ * Handlers that take a body (manifest PUT, blob uploads) stream it
+ * through http_read_body callbacks.
+ */
+#include "api.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "manifest.h"
+#include "ref.h"
+#include "registry.h"
+#include "store.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CATALOG_DEFAULT_PAGE 1000
+#define PAGE_MAX 10000
+
+struct api {
+	const struct config *cfg;
+	struct registry *reg;
+};
+
+enum route_kind {
+	ROUTE_NONE,
+	ROUTE_BASE,
+	ROUTE_CATALOG,
+	ROUTE_TAGS,
+	ROUTE_MANIFEST,
+	ROUTE_BLOB,
+	ROUTE_UPLOADS,   /* .../blobs/uploads/ : start a session */
+	ROUTE_UPLOAD,    /* .../blobs/uploads/<id> */
+	ROUTE_REFERRERS,
+};
+
+struct route {
+	enum route_kind kind;
+	char name[REF_NAME_MAX + 1];
+	char arg[DIGEST_MAX_STR + 1]; /* reference, digest or upload id */
+};
+
+/* ---- responses ---- */
+
+static struct http_response *response(int status)
+{
+	struct http_response *res = http_response_new(status);
+
+	http_response_header(res, "Docker-Distribution-API-Version",
+			     "registry/2.0");
+	return res;
+}
+
+static void send_error(struct http_request *req, int status,
+		       const char *code, const char *message)
+{
+	struct http_response *res = response(status);
+	json_t *body = json_pack("{s:[{s:s, s:s}]}", "errors", "code", code,
+				 "message", message);
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	http_response_body(res, "application/json; charset=utf-8", text,
+			   strlen(text));
+	free(text);
+	json_decref(body);
+	http_send(req, res);
+}
+
+static void send_reg_error(struct http_request *req,
+			   const struct reg_error *e)
+{
+	send_error(req, reg_code_status(e->code), reg_code_name(e->code),
+		   e->message);
+}
+
+static void send_json(struct http_request *req, struct http_response *res,
+		      const char *type, const char *text)
+{
+	http_response_body(res, type, text, strlen(text));
+	http_send(req, res);
+}
+
+/* Builds the Location of path: absolute unless relative URLs are asked. */
+static char *location(struct api *api, struct http_request *req,
+		      const char *path)
+{
+	const char *host = http_header(req, "Host");
+	const char *base = api->cfg->http_host;
+
+	if (base && *base) {
+		size_t n = strlen(base);
+
+		while (n && base[n - 1] == '/')
+			n--;
+		return xasprintf("%.*s%s", (int)n, base, path);
+	}
+	if (api->cfg->http_relativeurls || !host)
+		return xstrdup(path);
+	return xasprintf("http://%s%s", host, path);
+}
+
+static void add_location(struct api *api, struct http_request *req,
+			 struct http_response *res, const char *path)
+{
+	char *url = location(api, req, path);
+
+	http_response_header(res, "Location", url);
+	free(url);
+}
+
+/* ---- routing ---- */
+
+static bool copy_name(struct route *r, const char *s, size_t n)
+{
+	if (n == 0 || n > REF_NAME_MAX)
+		return false;
+	memcpy(r->name, s, n);
+	r->name[n] = '\0';
+	return true;
+}
+
+static bool copy_arg(struct route *r, const char *s)
+{
+	if (strlen(s) > DIGEST_MAX_STR)
+		return false;
+	strcpy(r->arg, s);
+	return true;
+}
+
+/* Matches "<name>/<word>/<arg>" from the right; returns name's length. */
+static bool split_tail(const char *rest, const char *word, const char **arg,
+		       size_t *name_len)
+{
+	const char *slash = strrchr(rest, '/');
+	size_t wl = strlen(word);
+
+	if (!slash || (size_t)(slash - rest) < wl + 2)
+		return false;
+	if (memcmp(slash - wl, word, wl) != 0 || slash[-wl - 1] != '/')
+		return false;
+	*arg = slash + 1;
+	*name_len = (size_t)(slash - rest) - wl - 1;
+	return true;
+}
+
+/*
+ * Splits a request path into a route.  Repository names contain
+ * slashes, so the fixed words are matched from the right.  Returns false
+ * when the path names no route, or a name or argument is too long.
+ */
+static bool route_parse(const char *path, struct route *r)
+{
+	const char *rest, *arg;
+	size_t n, len;
+
+	memset(r, 0, sizeof(*r));
+	if (strcmp(path, "/v2") == 0 || strcmp(path, "/v2/") == 0) {
+		r->kind = ROUTE_BASE;
+		return true;
+	}
+	if (strncmp(path, "/v2/", 4) != 0)
+		return false;
+	rest = path + 4;
+	len = strlen(rest);
+
+	if (strcmp(rest, "_catalog") == 0) {
+		r->kind = ROUTE_CATALOG;
+		return true;
+	}
+	if (len > 10 && strcmp(rest + len - 10, "/tags/list") == 0) {
+		r->kind = ROUTE_TAGS;
+		return copy_name(r, rest, len - 10);
+	}
+	if (split_tail(rest, "uploads", &arg, &n) && n > 6 &&
+	    memcmp(rest + n - 6, "/blobs", 6) == 0) {
+		r->kind = *arg ? ROUTE_UPLOAD : ROUTE_UPLOADS;
+		return copy_name(r, rest, n - 6) && copy_arg(r, arg);
+	}
+	if (split_tail(rest, "blobs", &arg, &n)) {
+		r->kind = strcmp(arg, "uploads") ? ROUTE_BLOB : ROUTE_UPLOADS;
+		return copy_name(r, rest, n) &&
+		       copy_arg(r, r->kind == ROUTE_BLOB ? arg : "");
+	}
+	if (split_tail(rest, "manifests", &arg, &n)) {
+		r->kind = ROUTE_MANIFEST;
+		return copy_name(r, rest, n) && copy_arg(r, arg);
+	}
+	if (split_tail(rest, "referrers", &arg, &n)) {
+		r->kind = ROUTE_REFERRERS;
+		return copy_name(r, rest, n) && copy_arg(r, arg);
+	}
+	return false;
+}
+
+/* Parses a digest from the client, answering the error itself. */
+static bool parse_digest(struct http_request *req, const char *s,
+			 struct digest *d)
+{
+	switch (digest_parse(s, d)) {
+	case 0:
+		return true;
+	case -2:
+		send_error(req, 400, "DIGEST_INVALID",
+			   "digest algorithm not supported (use sha256 or "
+			   "sha512)");
+		return false;
+	default:
+		send_error(req, 400, "DIGEST_INVALID", "invalid digest");
+		return false;
+	}
+}
+
+/* ---- listings ---- */
+
+/*
+ * Reads the n and last parameters.  n absent means deflt; n = 0 is an
+ * empty page.  Answers 400 itself for a malformed n.
+ */
+static bool page_params(struct http_request *req, size_t deflt, size_t *n,
+			const char **last, bool *empty)
+{
+	const char *s = http_query(req, "n");
+	uint64_t v;
+
+	*last = http_query(req, "last");
+	*empty = false;
+	*n = deflt;
+	if (!s)
+		return true;
+	if (ref_parse_u64(s, &v) != 0) {
+		send_error(req, 400, "PAGINATION_NUMBER_INVALID",
+			   "n must be a non-negative integer");
+		return false;
+	}
+	*empty = v == 0;
+	*n = v > PAGE_MAX ? PAGE_MAX : (size_t)v;
+	return true;
+}
+
+static void add_link(struct http_response *res, const char *path,
+		     const struct index_page *page, size_t n)
+{
+	char *link;
+
+	if (!page->more || page->count == 0)
+		return;
+	link = xasprintf("<%s?last=%s&n=%zu>; rel=\"next\"", path,
+			 page->names[page->count - 1], n);
+	http_response_header(res, "Link", link);
+	free(link);
+}
+
+static json_t *names_json(const struct index_page *page)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < page->count; i++)
+		json_array_append_new(a, json_string(page->names[i]));
+	return a;
+}
+
+static void send_listing(struct http_request *req, json_t *body,
+			 const char *path, const struct index_page *page,
+			 size_t n)
+{
+	struct http_response *res = response(200);
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	add_link(res, path, page, n);
+	send_json(req, res, "application/json; charset=utf-8", text);
+	free(text);
+	json_decref(body);
+}
+
+static void get_catalog(struct api *api, struct http_request *req)
+{
+	struct index_page page = {0};
+	const char *last;
+	bool empty;
+	size_t n;
+
+	if (!page_params(req, CATALOG_DEFAULT_PAGE, &n, &last, &empty))
+		return;
+	if (!empty)
+		registry_catalog(api->reg, last, n, &page);
+	send_listing(req, json_pack("{s:o}", "repositories", names_json(&page)),
+		     "/v2/_catalog", &page, n);
+	index_page_free(&page);
+}
+
+static void get_tags(struct api *api, struct http_request *req,
+		     const struct route *r)
+{
+	struct index_page page = {0};
+	struct reg_error e;
+	const char *last;
+	char *path;
+	bool empty;
+	size_t n;
+
+	if (!page_params(req, 0, &n, &last, &empty))
+		return;
+	if (registry_tags(api->reg, r->name, last, empty ? 1 : n, &page,
+			  &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+	if (empty) {
+		index_page_free(&page);
+		memset(&page, 0, sizeof(page));
+	}
+
+	path = xasprintf("/v2/%s/tags/list", r->name);
+	send_listing(req, json_pack("{s:s, s:o}", "name", r->name, "tags",
+				    names_json(&page)),
+		     path, &page, n);
+	free(path);
+	index_page_free(&page);
+}
+
+static void get_referrers(struct api *api, struct http_request *req,
+			  const struct route *r)
+{
+	const char *type = http_query(req, "artifactType");
+	struct buf json = BUF_INIT;
+	struct http_response *res;
+	struct reg_error e;
+	struct digest d;
+
+	if (!parse_digest(req, r->arg, &d))
+		return;
+	if (registry_referrers(api->reg, r->name, &d, type, &json, &e)) {
+		send_reg_error(req, &e);
+		buf_free(&json);
+		return;
+	}
+
+	res = response(200);
+	if (type)
+		http_response_header(res, "OCI-Filters-Applied",
+				     "artifactType");
+	send_json(req, res, MT_OCI_INDEX, json.data);
+	buf_free(&json);
+}
+
+/* ---- manifests ---- */
+
+/*
+ * True unless the client's Accept header names manifest types and none
+ * of them (nor a wildcard) is type.  Clients that send no Accept, or
+ * only unrelated types, get the manifest as stored.
+ */
+static bool accepts(const char *accept, const char *type)
+{
+	bool names_manifests = false;
+	const char *p = accept;
+
+	if (!accept)
+		return true;
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, ",;");
+		if ((n == strlen(type) && memcmp(p, type, n) == 0) ||
+		    (n == 3 && memcmp(p, "*/*", 3) == 0))
+			return true;
+		if (n && memchr(p, '+', n) && memmem(p, n, "manifest", 8))
+			names_manifests = true;
+		p += n;
+		p += strcspn(p, ",");
+	}
+	return !names_manifests;
+}
+
+static void get_manifest(struct api *api, struct http_request *req,
+			 const struct route *r)
+{
+	struct reg_manifest m;
+	struct http_response *res;
+	struct reg_error e;
+	char d[DIGEST_MAX_STR + 1];
+	char *etag;
+
+	if (registry_manifest_get(api->reg, r->name, r->arg, &m, &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+	if (!accepts(http_header(req, "Accept"), m.media_type)) {
+		send_error(req, 404, "MANIFEST_UNKNOWN",
+			   "the manifest's media type is not in Accept");
+		reg_manifest_free(&m);
+		return;
+	}
+
+	digest_format(&m.digest, d);
+	etag = xasprintf("\"%s\"", d);
+	res = response(200);
+	http_response_header(res, "Docker-Content-Digest", d);
+	http_response_header(res, "ETag", etag);
+	http_response_body(res, m.media_type, m.data, m.len);
+	http_send(req, res);
+	free(etag);
+	reg_manifest_free(&m);
+}
+
+struct manifest_put {
+	struct api *api;
+	struct route route;
+	struct buf body;
+	bool too_large;
+};
+
+static int on_manifest_body(void *ctx, const char *data, size_t len)
+{
+	struct manifest_put *mp = ctx;
+
+	if (mp->body.len + len > MANIFEST_MAX_BYTES) {
+		mp->too_large = true;
+		return -1;
+	}
+	buf_add(&mp->body, data, len);
+	return 0;
+}
+
+static void on_manifest_end(void *ctx, struct http_request *req)
+{
+	struct manifest_put *mp = ctx;
+	struct reg_put_result out;
+	struct http_response *res;
+	struct reg_error e;
+	char d[DIGEST_MAX_STR + 1];
+	char *path;
+
+	if (mp->too_large) {
+		send_error(req, 413, "MANIFEST_INVALID",
+			   "manifest is larger than 4 MiB");
+		return;
+	}
+	if (registry_manifest_put(mp->api->reg, mp->route.name, mp->route.arg,
+				  mp->body.data ? mp->body.data : "",
+				  mp->body.len,
+				  http_header(req, "Content-Type"), &out,
+				  &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+
+	res = response(201);
+	digest_format(&out.digest, d);
+	path = xasprintf("/v2/%s/manifests/%s", mp->route.name, d);
+	add_location(mp->api, req, res, path);
+	http_response_header(res, "Docker-Content-Digest", d);
+	if (out.has_subject) {
+		digest_format(&out.subject, d);
+		http_response_header(res, "OCI-Subject", d);
+	}
+	http_send(req, res);
+	free(path);
+}
+
+static void free_manifest_put(void *ctx)
+{
+	struct manifest_put *mp = ctx;
+
+	buf_free(&mp->body);
+	free(mp);
+}
+
+static void put_manifest(struct api *api, struct http_request *req,
+			 const struct route *r)
+{
+	struct manifest_put *mp;
+
+	if (http_content_length(req) > MANIFEST_MAX_BYTES) {
+		send_error(req, 413, "MANIFEST_INVALID",
+			   "manifest is larger than 4 MiB");
+		return;
+	}
+	mp = xcalloc(1, sizeof(*mp));
+	mp->api = api;
+	mp->route = *r;
+	http_read_body(req, on_manifest_body, on_manifest_end,
+		       free_manifest_put, mp);
+}
+
+static void delete_manifest(struct api *api, struct http_request *req,
+			    const struct route *r)
+{
+	struct reg_error e;
+
+	if (registry_manifest_delete(api->reg, r->name, r->arg, &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+	http_send(req, response(202));
+}
+
+/* ---- blobs ---- */
+
+static void get_blob(struct api *api, struct http_request *req,
+		     const struct route *r)
+{
+	const char *range = http_header(req, "Range");
+	struct store_reader *rd;
+	struct http_response *res;
+	struct reg_error e;
+	struct digest d;
+	uint64_t size, first = 0, last = 0;
+	char ds[DIGEST_MAX_STR + 1], cr[DIGEST_MAX_STR + 8];
+	int rc = -1;
+
+	if (!parse_digest(req, r->arg, &d))
+		return;
+	if (registry_blob_stat(api->reg, r->name, &d, &size, &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+	if (range)
+		rc = ref_parse_range(range, size, &first, &last);
+	if (rc == 1) {
+		res = response(416);
+		snprintf(cr, sizeof(cr), "bytes */%llu",
+			 (unsigned long long)size);
+		http_response_header(res, "Content-Range", cr);
+		http_send(req, res);
+		return;
+	}
+	if (rc != 0) {
+		first = 0;
+		last = size ? size - 1 : 0;
+	}
+
+	if (registry_blob_open(api->reg, r->name, &d, first, &rd, &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+	res = response(rc == 0 ? 206 : 200);
+	digest_format(&d, ds);
+	http_response_header(res, "Docker-Content-Digest", ds);
+	http_response_header(res, "Accept-Ranges", "bytes");
+	http_response_header(res, "Cache-Control", "max-age=31536000");
+	snprintf(cr, sizeof(cr), "\"%s\"", ds);
+	http_response_header(res, "ETag", cr);
+	if (rc == 0) {
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
+			 (unsigned long long)first, (unsigned long long)last,
+			 (unsigned long long)size);
+		http_response_header(res, "Content-Range", cr);
+	}
+	http_response_reader(res, "application/octet-stream", rd, first,
+			     size ? last - first + 1 : 0);
+	http_send(req, res);
+}
+
+static void delete_blob(struct api *api, struct http_request *req,
+			const struct route *r)
+{
+	struct reg_error e;
+	struct digest d;
+
+	if (!parse_digest(req, r->arg, &d))
+		return;
+	if (registry_blob_delete(api->reg, r->name, &d, &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+	http_send(req, response(202));
+}
+
+/* ---- uploads ---- */
+
+/* Headers every answer about an open session carries. */
+static void session_headers(struct api *api, struct http_request *req,
+			    struct http_response *res, const char *repo,
+			    const char *id, uint64_t offset)
+{
+	char *path = xasprintf("/v2/%s/blobs/uploads/%s", repo, id);
+	char range[48];
+
+	snprintf(range, sizeof(range), "0-%llu",
+		 (unsigned long long)(offset ? offset - 1 : 0));
+	add_location(api, req, res, path);
+	http_response_header(res, "Range", range);
+	http_response_header(res, "Docker-Upload-UUID", id);
+	free(path);
+}
+
+static void send_blob_created(struct api *api, struct http_request *req,
+			      const char *repo, const struct digest *d)
+{
+	struct http_response *res = response(201);
+	char ds[DIGEST_MAX_STR + 1];
+	char *path;
+
+	digest_format(d, ds);
+	path = xasprintf("/v2/%s/blobs/%s", repo, ds);
+	add_location(api, req, res, path);
+	http_response_header(res, "Docker-Content-Digest", ds);
+	http_send(req, res);
+	free(path);
+}
+
+/* One request's part in an upload: a chunk, or the last bytes. */
+struct upload_req {
+	struct api *api;
+	char repo[REF_NAME_MAX + 1];
+	char id[UPLOAD_ID_LEN + 1];
+	struct upload *up;
+	bool commit;          /* PUT or monolithic POST: finish the blob */
+	struct digest expected;
+	bool failed;
+	struct reg_error e;
+};
+
+static int on_upload_body(void *ctx, const char *data, size_t len)
+{
+	struct upload_req *ur = ctx;
+
+	if (upload_write(ur->up, data, len, &ur->e)) {
+		ur->failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+static void on_upload_end(void *ctx, struct http_request *req)
+{
+	struct upload_req *ur = ctx;
+	struct upload *up = ur->up;
+	struct http_response *res;
+	uint64_t offset;
+
+	ur->up = NULL;
+	if (ur->failed) {
+		upload_abandon(up);
+		send_reg_error(req, &ur->e);
+		return;
+	}
+	if (ur->commit) {
+		if (upload_commit(up, &ur->expected, &ur->e))
+			send_reg_error(req, &ur->e);
+		else
+			send_blob_created(ur->api, req, ur->repo,
+					  &ur->expected);
+		return;
+	}
+
+	offset = upload_offset(up);
+	if (upload_close(up, &ur->e)) {
+		send_reg_error(req, &ur->e);
+		return;
+	}
+	res = response(202);
+	session_headers(ur->api, req, res, ur->repo, ur->id, offset);
+	http_send(req, res);
+}
+
+static void free_upload_req(void *ctx)
+{
+	struct upload_req *ur = ctx;
+
+	/* The client went away mid-body: keep what arrived, resumable. */
+	if (ur->up)
+		upload_abandon(ur->up);
+	free(ur);
+}
+
+/* Checks a chunk's Content-Range against the session's offset. */
+static bool range_in_order(struct api *api, struct http_request *req,
+			   struct upload_req *ur)
+{
+	const char *cr = http_header(req, "Content-Range");
+	uint64_t first, last, offset = upload_offset(ur->up);
+	struct http_response *res;
+
+	if (!cr)
+		return true;
+	if (ref_parse_content_range(cr, &first, &last) == 0 &&
+	    first == offset)
+		return true;
+
+	res = response(416);
+	session_headers(api, req, res, ur->repo, ur->id, offset);
+	http_send(req, res);
+	return false;
+}
+
+/* Opens the session and streams this request's body into it. */
+static void receive_chunk(struct api *api, struct http_request *req,
+			  const char *repo, const char *id, bool commit,
+			  const struct digest *expected)
+{
+	struct upload_req *ur = xcalloc(1, sizeof(*ur));
+
+	ur->api = api;
+	strcpy(ur->repo, repo);
+	strcpy(ur->id, id);
+	ur->commit = commit;
+	if (expected)
+		ur->expected = *expected;
+	if (upload_open(api->reg, repo, id, &ur->up, &ur->e)) {
+		send_reg_error(req, &ur->e);
+		free(ur);
+		return;
+	}
+	if (!range_in_order(api, req, ur)) {
+		free_upload_req(ur);
+		return;
+	}
+	http_read_body(req, on_upload_body, on_upload_end, free_upload_req,
+		       ur);
+}
+
+static bool try_mount(struct api *api, struct http_request *req,
+		      const struct route *r)
+{
+	const char *mount = http_query(req, "mount");
+	const char *from = http_query(req, "from");
+	struct reg_error e;
+	struct digest d;
+
+	if (!mount || !from)
+		return false;
+	if (!ref_valid_name(from)) {
+		send_error(req, 400, "NAME_INVALID", "invalid from repository");
+		return true;
+	}
+	if (!parse_digest(req, mount, &d))
+		return true;
+	if (registry_blob_mount(api->reg, r->name, from, &d, &e)) {
+		if (e.code != REG_BLOB_UNKNOWN) {
+			send_reg_error(req, &e);
+			return true;
+		}
+		return false; /* not readable there: open a session instead */
+	}
+	send_blob_created(api, req, r->name, &d);
+	return true;
+}
+
+static void post_upload(struct api *api, struct http_request *req,
+			const struct route *r)
+{
+	const char *digest = http_query(req, "digest");
+	char id[UPLOAD_ID_LEN + 1];
+	struct http_response *res;
+	struct reg_error e;
+	struct digest d;
+
+	if (try_mount(api, req, r))
+		return;
+	if (digest && !parse_digest(req, digest, &d))
+		return;
+	if (upload_start(api->reg, r->name, id, &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+	if (digest) {
+		receive_chunk(api, req, r->name, id, true, &d);
+		return;
+	}
+
+	res = response(202);
+	session_headers(api, req, res, r->name, id, 0);
+	http_send(req, res);
+}
+
+static void upload_status_of(struct api *api, struct http_request *req,
+			     const struct route *r)
+{
+	struct http_response *res;
+	struct reg_error e;
+	uint64_t size;
+
+	if (upload_status(api->reg, r->name, r->arg, &size, &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+	res = response(204);
+	session_headers(api, req, res, r->name, r->arg, size);
+	http_send(req, res);
+}
+
+static void put_upload(struct api *api, struct http_request *req,
+		       const struct route *r)
+{
+	const char *digest = http_query(req, "digest");
+	struct digest d;
+
+	if (!digest) {
+		send_error(req, 400, "DIGEST_INVALID",
+			   "the digest parameter is required to finish");
+		return;
+	}
+	if (!parse_digest(req, digest, &d))
+		return;
+	receive_chunk(api, req, r->name, r->arg, true, &d);
+}
+
+static void cancel_upload(struct api *api, struct http_request *req,
+			  const struct route *r)
+{
+	struct reg_error e;
+
+	if (upload_cancel(api->reg, r->name, r->arg, &e)) {
+		send_reg_error(req, &e);
+		return;
+	}
+	http_send(req, response(204));
+}
+
+/* ---- dispatch ---- */
+
+static bool is_write(const char *method)
+{
+	return strcmp(method, "GET") && strcmp(method, "HEAD");
+}
+
+static void send_method_not_allowed(struct http_request *req)
+{
+	send_error(req, 405, "UNSUPPORTED",
+		   "the method is not allowed on this endpoint");
+}
+
+/* Checks names and arguments, and the policies that forbid writes. */
+static bool admit(struct api *api, struct http_request *req,
+		  const struct route *r, const char *method)
+{
+	if (r->kind != ROUTE_BASE && r->kind != ROUTE_CATALOG &&
+	    !ref_valid_name(r->name)) {
+		send_error(req, 400, "NAME_INVALID",
+			   "invalid repository name");
+		return false;
+	}
+	if (r->kind == ROUTE_UPLOAD && !upload_id_valid(r->arg)) {
+		send_error(req, 404, "BLOB_UPLOAD_UNKNOWN",
+			   "no such upload session");
+		return false;
+	}
+	if (!is_write(method))
+		return true;
+	if (api->cfg->readonly) {
+		send_error(req, 405, "UNSUPPORTED",
+			   "the registry is in read-only mode");
+		return false;
+	}
+	if (!strcmp(method, "DELETE") && !api->cfg->delete_enabled &&
+	    (r->kind == ROUTE_MANIFEST || r->kind == ROUTE_BLOB)) {
+		send_error(req, 405, "UNSUPPORTED",
+			   "deletion is disabled on this registry");
+		return false;
+	}
+	return true;
+}
+
+static void dispatch(struct api *api, struct http_request *req,
+		     const struct route *r, const char *m)
+{
+	bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
+
+	switch (r->kind) {
+	case ROUTE_BASE:
+		if (get)
+			return send_json(req, response(200),
+					 "application/json", "{}");
+		break;
+	case ROUTE_CATALOG:
+		if (get)
+			return get_catalog(api, req);
+		break;
+	case ROUTE_TAGS:
+		if (get)
+			return get_tags(api, req, r);
+		break;
+	case ROUTE_REFERRERS:
+		if (get)
+			return get_referrers(api, req, r);
+		break;
+	case ROUTE_MANIFEST:
+		if (get)
+			return get_manifest(api, req, r);
+		if (!strcmp(m, "PUT"))
+			return put_manifest(api, req, r);
+		if (!strcmp(m, "DELETE"))
+			return delete_manifest(api, req, r);
+		break;
+	case ROUTE_BLOB:
+		if (get)
+			return get_blob(api, req, r);
+		if (!strcmp(m, "DELETE"))
+			return delete_blob(api, req, r);
+		break;
+	case ROUTE_UPLOADS:
+		if (!strcmp(m, "POST"))
+			return post_upload(api, req, r);
+		break;
+	case ROUTE_UPLOAD:
+		if (!strcmp(m, "GET"))
+			return upload_status_of(api, req, r);
+		if (!strcmp(m, "PATCH"))
+			return receive_chunk(api, req, r->name, r->arg, false,
+					     NULL);
+		if (!strcmp(m, "PUT"))
+			return put_upload(api, req, r);
+		if (!strcmp(m, "DELETE"))
+			return cancel_upload(api, req, r);
+		break;
+	case ROUTE_NONE:
+		break;
+	}
+	send_method_not_allowed(req);
+}
+
+void api_handle(void *arg, struct http_request *req)
+{
+	struct api *api = arg;
+	const char *method = http_method(req);
+	struct route r;
+
+	if (!route_parse(http_path(req), &r)) {
+		send_error(req, 404, "NOT_FOUND", "no such endpoint");
+		return;
+	}
+	if (r.name[0])
+		http_set_log_note(req, r.name); /* the repository */
+	if (!admit(api, req, &r, method))
+		return;
+	dispatch(api, req, &r, method);
+}
+
+struct api *api_new(const struct config *cfg, struct registry *reg)
+{
+	struct api *api = xcalloc(1, sizeof(*api));
+
+	api->cfg = cfg;
+	api->reg = reg;
+	return api;
+}
+
+void api_free(struct api *api)
+{
+	free(api);
+}

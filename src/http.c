@@ -1,0 +1,546 @@
+/*
+ * http.c - the HTTP glue over libmicrohttpd.
+ *
+ * libmicrohttpd calls one access handler several times per request: once
+ * when the headers are in, once per piece of body, and once more at the
+ * end of the body.  This file turns that into the simpler contract of
+ * http.h (a handler, then optional body callbacks), sends responses
+ * (sendfile for file-backed ones), and writes the access log.
+ *
+ * Each connection gets its own thread, so a handler may block on storage
+ * without stalling other clients.
+ */
+#include "http.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Large enough that a blob upload arrives in pieces worth hashing. */
+#define CONNECTION_MEMORY (256 * 1024)
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+	uint16_t port;
+	http_handler_fn handler;
+	void *arg;
+	const char *const *extra_headers;
+};
+
+struct http_request {
+	struct MHD_Connection *conn;
+	struct http_server *srv;
+	const char *method;
+	const char *path;
+
+	http_body_fn on_body;
+	http_end_fn on_end;
+	http_free_fn on_free;
+	void *ctx;
+	bool body_stopped;
+	bool ended;
+	bool responded;
+	bool in_first_call;
+	struct MHD_Response *pending; /* answered early, queued next call */
+
+	int status;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t started_ns;
+	char client[64];
+	char *note;
+};
+
+struct http_response {
+	int status;
+	struct MHD_Response *mhd;
+	struct buf headers; /* "name\0value\0" pairs, added once the body is */
+	uint64_t length;
+};
+
+const char *http_method(const struct http_request *req)
+{
+	return req->method;
+}
+
+const char *http_path(const struct http_request *req)
+{
+	return req->path;
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+					   name);
+}
+
+int64_t http_content_length(const struct http_request *req)
+{
+	const char *v = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	long long n;
+
+	if (!v || !*v)
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || *end || n < 0)
+		return -1;
+	return n;
+}
+
+const char *http_client_addr(const struct http_request *req)
+{
+	return req->client;
+}
+
+void http_set_log_note(struct http_request *req, const char *note)
+{
+	free(req->note);
+	req->note = xstrdup(note);
+}
+
+void http_read_body(struct http_request *req, http_body_fn on_body,
+		    http_end_fn on_end, http_free_fn on_free, void *ctx)
+{
+	req->on_body = on_body;
+	req->on_end = on_end;
+	req->on_free = on_free;
+	req->ctx = ctx;
+}
+
+struct http_response *http_response_new(int status)
+{
+	struct http_response *res = xcalloc(1, sizeof(*res));
+
+	res->status = status;
+	return res;
+}
+
+void http_response_header(struct http_response *res, const char *name,
+			  const char *value)
+{
+	buf_add(&res->headers, name, strlen(name) + 1);
+	buf_add(&res->headers, value, strlen(value) + 1);
+}
+
+void http_response_body(struct http_response *res, const char *type,
+			const void *data, size_t len)
+{
+	res->mhd = MHD_create_response_from_buffer(len, (void *)data,
+						   MHD_RESPMEM_MUST_COPY);
+	res->length = len;
+	if (type)
+		http_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+}
+
+/* Streams a reader that has no file descriptor, piece by piece. */
+static ssize_t on_reader_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct store_reader *r = cls;
+	long n = store_read(r, out, max);
+
+	(void)pos;
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return n;
+}
+
+static void on_reader_free(void *cls)
+{
+	store_reader_close(cls);
+}
+
+void http_response_reader(struct http_response *res, const char *type,
+			  struct store_reader *r, uint64_t offset,
+			  uint64_t len)
+{
+	int fd = store_reader_fd(r);
+
+	/* libmicrohttpd closes the descriptor it is given, so hand it its
+	 * own copy and let the reader keep (and close) the original. */
+	if (fd != -1) {
+		int copy = dup(fd);
+
+		if (copy != -1) {
+			res->mhd = MHD_create_response_from_fd_at_offset64(
+				len, copy, offset);
+			store_reader_close(r);
+			goto out;
+		}
+	}
+	res->mhd = MHD_create_response_from_callback(len, 256 * 1024,
+						     on_reader_read, r,
+						     on_reader_free);
+out:
+	res->length = len;
+	if (type)
+		http_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+}
+
+static void add_headers(struct MHD_Response *mhd, const char *p,
+			const char *end)
+{
+	while (p < end) {
+		const char *name = p;
+		const char *value = name + strlen(name) + 1;
+
+		MHD_add_response_header(mhd, name, value);
+		p = value + strlen(value) + 1;
+	}
+}
+
+static bool has_body(const struct http_request *req)
+{
+	const char *te = http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+	return http_content_length(req) > 0 || (te && *te);
+}
+
+static void queue(struct http_request *req, struct MHD_Response *mhd)
+{
+	if (MHD_queue_response(req->conn, (unsigned)req->status, mhd) !=
+	    MHD_YES)
+		log_error("queueing response failed path=%s status=%d",
+			  req->path, req->status);
+}
+
+void http_send(struct http_request *req, struct http_response *res)
+{
+	const char *const *h;
+
+	if (req->responded) {
+		log_error("second response to one request dropped "
+			  "path=%s status=%d", req->path, res->status);
+		goto out;
+	}
+	if (!res->mhd)
+		http_response_body(res, NULL, "", 0);
+
+	for (h = req->srv->extra_headers; h && h[0]; h += 2)
+		MHD_add_response_header(res->mhd, h[0], h[1]);
+	add_headers(res->mhd, res->headers.data,
+		    res->headers.data + res->headers.len);
+
+	req->responded = true;
+	req->status = res->status;
+	req->bytes_out = strcmp(req->method, "HEAD") ? res->length : 0;
+
+	/* A response queued while the headers are being handled makes the
+	 * library close the connection afterwards.  When no body follows,
+	 * hold it for the next call, which comes at once, and keep the
+	 * connection alive; with a body coming, closing is right. */
+	if (req->in_first_call && !has_body(req)) {
+		req->pending = res->mhd;
+		res->mhd = NULL;
+		goto out;
+	}
+	queue(req, res->mhd);
+out:
+	if (res->mhd)
+		MHD_destroy_response(res->mhd);
+	buf_free(&res->headers);
+	free(res);
+}
+
+static void send_plain(struct http_request *req, int status)
+{
+	http_send(req, http_response_new(status));
+}
+
+static struct http_request *request_new(struct http_server *srv,
+					struct MHD_Connection *conn,
+					const char *url, const char *method)
+{
+	struct http_request *req = xcalloc(1, sizeof(*req));
+	const union MHD_ConnectionInfo *info;
+
+	req->conn = conn;
+	req->srv = srv;
+	req->method = method;
+	req->path = url;
+	req->started_ns = now_monotonic_ns();
+
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info && info->client_addr) {
+		const struct sockaddr *sa = info->client_addr;
+
+		if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6,
+				  &((const struct sockaddr_in6 *)sa)->sin6_addr,
+				  req->client, sizeof(req->client));
+		else if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET,
+				  &((const struct sockaddr_in *)sa)->sin_addr,
+				  req->client, sizeof(req->client));
+	}
+	return req;
+}
+
+static void end_body(struct http_request *req)
+{
+	req->ended = true;
+	if (req->responded)
+		return;
+	if (req->on_end)
+		req->on_end(req->ctx, req);
+	else
+		send_plain(req, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	if (!req->responded) {
+		log_error("handler sent no response path=%s", req->path);
+		send_plain(req, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	}
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
+				 const char *url, const char *method,
+				 const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+
+	(void)version;
+	if (!req) {
+		req = request_new(srv, conn, url, method);
+		*con_cls = req;
+		req->in_first_call = true;
+		srv->handler(srv->arg, req);
+		req->in_first_call = false;
+		return MHD_YES;
+	}
+
+	if (req->pending) {
+		queue(req, req->pending);
+		MHD_destroy_response(req->pending);
+		req->pending = NULL;
+		return MHD_YES;
+	}
+
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+
+		req->bytes_in += n;
+		*upload_data_size = 0;
+		if (req->responded || req->body_stopped || !req->on_body)
+			return MHD_YES;
+		if (req->on_body(req->ctx, upload_data, n) != 0)
+			req->body_stopped = true;
+		return MHD_YES;
+	}
+
+	if (!req->ended)
+		end_body(req);
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct http_request *req = *con_cls;
+	double ms;
+
+	(void)cls;
+	(void)conn;
+	if (!req)
+		return;
+
+	ms = (double)(now_monotonic_ns() - req->started_ns) / 1e6;
+	log_info("access client=%s method=%s path=%s status=%d in=%llu "
+		 "out=%llu ms=%.2f%s%s%s",
+		 req->client, req->method, req->path, req->status,
+		 (unsigned long long)req->bytes_in,
+		 (unsigned long long)req->bytes_out, ms,
+		 req->note ? " " : "", req->note ? req->note : "",
+		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
+							    : " aborted=1");
+
+	if (req->on_free)
+		req->on_free(req->ctx);
+	if (req->pending)
+		MHD_destroy_response(req->pending);
+	free(req->note);
+	free(req);
+	*con_cls = NULL;
+}
+
+/* Splits "host:port", ":port" or "[v6]:port"; host is "" for any. */
+static int split_addr(const char *addr, char *host, size_t hostlen,
+		      char *port, size_t portlen)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t n;
+
+	if (!colon || !colon[1] || strlen(colon + 1) >= portlen)
+		return -1;
+	n = (size_t)(colon - addr);
+	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+		addr++;
+		n -= 2;
+	}
+	if (n >= hostlen)
+		return -1;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+static int try_listen(const struct addrinfo *ai)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+			ai->ai_protocol);
+	int one = 1, zero = 0;
+
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(fd, 1024) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Binds the configured address.  An empty host means every address
+ * (IPv6 and IPv4 on one socket); a name that resolves to several
+ * addresses binds the first IPv4 one, as "localhost:5000" users expect.
+ */
+static int listen_on(const char *addr)
+{
+	struct addrinfo hints = {0}, *res, *ai;
+	char host[256], port[16];
+	int fd = -1, rc;
+
+	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) == -1) {
+		log_error("invalid listen address addr=%s", addr);
+		return -1;
+	}
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	hints.ai_family = *host ? AF_UNSPEC : AF_INET6;
+	rc = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		log_error("cannot resolve listen address addr=%s err=%s", addr,
+			  gai_strerror(rc));
+		return -1;
+	}
+
+	for (int pass = 0; pass < 2 && fd == -1; pass++)
+		for (ai = res; ai && fd == -1; ai = ai->ai_next)
+			if ((ai->ai_family == AF_INET) == (pass == 0) ||
+			    (!*host && pass == 1))
+				fd = try_listen(ai);
+	freeaddrinfo(res);
+	if (fd == -1)
+		log_error("cannot listen addr=%s err=%s", addr,
+			  strerror(errno));
+	return fd;
+}
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_debug("http server says msg=\"%s\"", msg);
+}
+
+struct http_server *http_start(const struct http_options *opts,
+			       http_handler_fn handler, void *arg)
+{
+	struct http_server *srv = xcalloc(1, sizeof(*srv));
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+			 MHD_USE_ERROR_LOG;
+
+	srv->handler = handler;
+	srv->arg = arg;
+	srv->extra_headers = opts->extra_headers;
+	srv->listen_fd = listen_on(opts->addr);
+	if (srv->listen_fd == -1)
+		goto fail;
+	srv->port = bound_port(srv->listen_fd);
+
+	srv->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_access, srv,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(opts->max_connections ? opts->max_connections
+						 : 1024),
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)(opts->idle_timeout ? opts->idle_timeout : 300),
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_END);
+	if (!srv->daemon) {
+		log_error("cannot start http server addr=%s", opts->addr);
+		goto fail;
+	}
+	return srv;
+
+fail:
+	if (srv->listen_fd != -1)
+		close(srv->listen_fd);
+	free(srv);
+	return NULL;
+}
+
+uint16_t http_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void http_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	/* Taking the listening socket back first stops new connections and
+	 * leaves its closing to us, whatever the library version does. */
+	int fd = MHD_quiesce_daemon(srv->daemon);
+
+	MHD_stop_daemon(srv->daemon);
+	if (fd != -1)
+		close(fd);
+	free(srv);
+}
