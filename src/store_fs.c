@@ -17,6 +17,9 @@
  * names start with FS_TMP_PREFIX; no registry name starts with a dot, so
  * they never clash with a key, keys may not use them and list hides them.
  *
+ * NEEDSWORK: temporary files a crash leaves behind are never removed;
+ * list hides them, but they hold space until an operator deletes them.
+ *
  * Thread safety: threads share only the root descriptor, which never
  * changes, and an atomic counter that makes temporary names unique.
  */
