@@ -21,6 +21,8 @@ struct config_header {
 struct config {
 	char *version;           /* "0.1" */
 	int log_level;           /* enum log_level */
+	char *log_formatter;     /* "text", "json" or "logfmt" */
+	bool log_accesslog_disabled;
 
 	char *http_addr;         /* "host:port", ":port" or "[::1]:port" */
 	char *http_host;         /* external base URL, "" when unset */
@@ -28,9 +30,15 @@ struct config {
 	char *http_secret;       /* "" when unset */
 	struct config_header *http_headers; /* extra response headers */
 	size_t http_headers_count;
+	char *http_prefix;       /* "" or a path starting with '/' */
+	int64_t http_draintimeout;         /* seconds, 0 = none */
+	char *http_debug_addr;   /* "" when the debug server is off */
+	bool http_prometheus_enabled;      /* on the debug server */
+	char *http_prometheus_path;        /* default "/metrics" */
 
 	char *storage_driver;     /* "filesystem" */
 	char *fs_rootdirectory;   /* default /var/lib/registry */
+	int fs_maxthreads;        /* default 100, at least 25 */
 	bool delete_enabled;      /* storage.delete.enabled, default false */
 	bool readonly;            /* storage.maintenance.readonly.enabled */
 	bool uploadpurging_enabled;        /* default true */
