@@ -17,8 +17,17 @@ export CLIENTS_LOGS
 rm -rf "$CLIENTS_LOGS"
 mkdir -p "$CLIENTS_LOGS"
 
+# A script that dies without naming a failed check still counts as one.
 status=0
+out=$(mktemp)
 for t in test_skopeo.sh test_podman.sh test_referrers.sh test_compat.sh; do
-	tests/clients/$t </dev/null || status=1
+	tests/clients/$t </dev/null 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -ne 0 ]; then
+		status=1
+		grep -q '^FAIL ' "$out" ||
+			echo "FAIL clients:${t%.sh} (exited with status $rc)"
+	fi
 done
+rm -f "$out"
 exit $status
