@@ -81,7 +81,7 @@ static int serve(const char *path)
 	struct api *api = NULL;
 	const char **headers = NULL;
 	char err[512];
-	int rc = 1, e;
+	int rc = 1, e, sig;
 
 	cfg = config_load(path, err, sizeof(err));
 	if (!cfg) {
@@ -112,7 +112,8 @@ static int serve(const char *path)
 		 BERTH_VERSION, cfg->http_addr, http_port(srv),
 		 cfg->fs_rootdirectory);
 
-	log_info("stopping signal=%d", wait_for_signal());
+	sig = wait_for_signal();
+	log_info("stopping signal=%d", sig);
 	rc = 0;
 out:
 	http_stop(srv);

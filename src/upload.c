@@ -8,6 +8,7 @@
  * write), it is rebuilt by reading the stored bytes back.  Requests for
  * one session are serialised by a per-session lock.
  */
+#include "hashpipe.h"
 #include "layout.h"
 #include "log.h"
 #include "registry.h"
@@ -21,6 +22,8 @@
 #include <string.h>
 
 #define REHASH_CHUNK (1024 * 1024)
+/* Bytes a request hashes inline before it hands hashing to a thread. */
+#define PIPE_AFTER (1024 * 1024)
 
 /* The part of a session that outlives one request. */
 struct upload_state {
@@ -39,6 +42,8 @@ struct upload {
 	char id[UPLOAD_ID_LEN + 1];
 	struct upload_state *state;
 	struct store_writer *writer;
+	struct hash_pipe *pipe;  /* hashing on another thread, or NULL */
+	uint64_t request_bytes;  /* appended by this request */
 };
 
 static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -194,8 +199,18 @@ static int rehash(struct upload *up, enum digest_alg alg,
 	return 0;
 }
 
+/* Waits for the hashing thread, so the state's hasher is current. */
+static void drain(struct upload *up)
+{
+	if (up->pipe) {
+		hash_pipe_finish(up->pipe);
+		up->pipe = NULL;
+	}
+}
+
 static void release(struct upload *up, bool forget)
 {
+	drain(up);
 	store_writer_close(up->writer);
 	pthread_mutex_unlock(&up->state->lock);
 	state_put(up->state, forget);
@@ -251,21 +266,34 @@ uint64_t upload_offset(const struct upload *up)
 int upload_write(struct upload *up, const void *data, size_t len,
 		 struct reg_error *e)
 {
-	int err = store_write(up->writer, data, len);
+	int err;
 
+	/* Small uploads hash inline; a large one, once it shows itself,
+	 * hashes on another core while this thread receives and writes. */
+	if (!up->pipe && up->request_bytes >= PIPE_AFTER)
+		up->pipe = hash_pipe_start(up->state->hasher);
+	if (up->pipe)
+		hash_pipe_push(up->pipe, data, len);
+	else
+		hasher_update(up->state->hasher, data, len);
+	up->request_bytes += len;
+
+	err = store_write(up->writer, data, len);
 	if (err) {
 		/* Part of the chunk may be stored; the next open rehashes. */
 		up->state->offset = UINT64_MAX;
 		return reg_fail_store(e, err, "write upload");
 	}
-	hasher_update(up->state->hasher, data, len);
 	up->state->offset += len;
 	return 0;
 }
 
 int upload_close(struct upload *up, struct reg_error *e)
 {
-	int err = store_writer_commit(up->writer);
+	int err;
+
+	drain(up);
+	err = store_writer_commit(up->writer);
 
 	if (err)
 		up->state->offset = UINT64_MAX;
@@ -333,7 +361,10 @@ int upload_commit(struct upload *up, const struct digest *expected,
 {
 	struct digest got;
 	char want[DIGEST_MAX_STR + 1], have[DIGEST_MAX_STR + 1];
-	int err = store_writer_commit(up->writer);
+	int err;
+
+	drain(up);
+	err = store_writer_commit(up->writer);
 
 	if (err) {
 		reg_fail_store(e, err, "sync upload");
