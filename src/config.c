@@ -381,12 +381,17 @@ static struct cnode *yaml_to_tree(const char *text, size_t len,
 static int bad_value(const char *path, const struct cnode *n,
 		     const char *what, char *err, size_t errlen)
 {
+	static const char *const kinds[] = {
+		[CNODE_NULL] = "null", [CNODE_LIST] = "a list",
+		[CNODE_MAP] = "a mapping",
+	};
+
 	if (n->kind == CNODE_SCALAR)
 		seterr(err, errlen, "%s: expected %s, got \"%s\"", path, what,
 		       n->value);
 	else
-		seterr(err, errlen, "%s: expected %s, got a %s", path, what,
-		       n->kind == CNODE_MAP ? "mapping" : "list");
+		seterr(err, errlen, "%s: expected %s, got %s", path, what,
+		       kinds[n->kind]);
 	return -EINVAL;
 }
 
@@ -1269,6 +1274,10 @@ static void tree_normalize(struct cnode *root)
 
 		if (!n || n->kind != CNODE_SCALAR)
 			continue;
+		if (!n->value[0]) {	/* "" names no type at all */
+			n->kind = CNODE_NULL;
+			continue;
+		}
 		kid = cnode_new(CNODE_NULL);
 		kid->key = n->value;
 		n->value = NULL;

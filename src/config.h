@@ -25,12 +25,12 @@ struct config {
 	bool log_accesslog_disabled;
 
 	char *http_addr;         /* "host:port", ":port" or "[::1]:port" */
-	char *http_host;         /* external base URL, "" when unset */
+	char *http_host;         /* external base URL, no trailing '/', or "" */
 	bool http_relativeurls;
 	char *http_secret;       /* "" when unset */
 	struct config_header *http_headers; /* extra response headers */
 	size_t http_headers_count;
-	char *http_prefix;       /* "" or a path starting with '/' */
+	char *http_prefix;       /* "" or "/path", no trailing '/' */
 	int64_t http_draintimeout;         /* seconds, 0 = none */
 	char *http_debug_addr;   /* "" when the debug server is off */
 	bool http_prometheus_enabled;      /* on the debug server */
@@ -64,8 +64,10 @@ struct config *config_parse(const char *yaml, size_t len, char *const *env,
 void config_free(struct config *c);
 
 /*
- * Parses a registry:2 duration ("168h", "10m", "30s", "1h30m", "500ms"
- * rounds down) into seconds.  Returns 0 or -1 when malformed.
+ * Parses a registry:2 duration ("168h", "10m", "30s", "1h30m", "1.5h",
+ * "500ms" rounds down) into seconds.  Units are ns, us, ms, s, m and h;
+ * "0" alone needs none.  Returns 0, or -1 when malformed, negative, out
+ * of range or a bare number such as "60".
  */
 int config_parse_duration(const char *s, int64_t *seconds);
 

@@ -172,6 +172,7 @@ static void test_auth_fails(void)
 	char yaml[sizeof(realistic) + sizeof(realistic_auth)];
 	char *env[] = {"REGISTRY_AUTH=htpasswd", NULL};
 	char err[ERRLEN];
+	struct config *c;
 
 	snprintf(yaml, sizeof(yaml), "%s%s", realistic, realistic_auth);
 	CHECK(parse(yaml, NULL, err) == NULL);
@@ -185,6 +186,10 @@ static void test_auth_fails(void)
 	CHECK(parse("auth: silly\n", NULL, err) == NULL);
 	CHECK_STR(err, "auth: silly authentication is not available in "
 		  "this build");
+
+	c = parse("auth: ''\n", NULL, err);
+	CHECK(c != NULL);
+	config_free(c);
 
 	CHECK(parse(realistic, env, err) == NULL);
 	CHECK_STR(err, "auth: htpasswd authentication is not available in "
@@ -448,6 +453,8 @@ static const struct bad_case bad_cases[] = {
 	{"http:\n  headers:\n    X-A: [\"a\\r\\nSet-Cookie: x\"]\n", NULL,
 	 "http.headers.X-A: expected a list of one-line strings, got "
 	 "\"a\r\nSet-Cookie: x\""},
+	{"http:\n  headers:\n    X-A: [~]\n", NULL,
+	 "http.headers.X-A: expected a list of one-line strings, got null"},
 	{"http:\n  headers:\n    X A: [b]\n", NULL,
 	 "http.headers.X A: not a valid header name"},
 	{"http: 5\n", NULL, "http: expected a mapping, got \"5\""},
