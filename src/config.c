@@ -62,7 +62,7 @@ struct cnode {
 	enum cnode_kind kind;
 	char *key;		/* name in the parent mapping, else NULL */
 	char *value;		/* CNODE_SCALAR only */
-	struct cnode **kids;	/* list items or mapping entries, in order */
+	struct cnode **kids;	/* list items or mapping entries in order */
 	size_t nkids;
 };
 
@@ -466,8 +466,8 @@ static bool addr_ok(const char *s)
 /* How a REGISTRY_* name may continue past a key's own path. */
 enum config_sub {
 	SUB_NONE,	/* only the key itself */
-	SUB_MAPKEY,	/* the rest is one map key, case kept (http.headers) */
-	SUB_PATH,	/* the rest is a lower-case path (auth.htpasswd.path) */
+	SUB_MAPKEY,	/* the rest is one map key, case kept: headers */
+	SUB_PATH,	/* the rest is a lower-case path: auth.x.path */
 };
 
 struct config_key;
@@ -487,7 +487,7 @@ struct config_type {
 struct config_key {
 	const char *path;	/* dotted, lower case, as in config.yml */
 	const struct config_type *type;
-	size_t offset;		/* of the field in struct config, or NOFIELD */
+	size_t offset;		/* field in struct config, or NOFIELD */
 	size_t aux;		/* a second field, for types that need one */
 	const char *def;	/* default, parsed like a value; NULL: none */
 	const void *arg;	/* type-specific: words, bounds, message */
@@ -1189,7 +1189,8 @@ static void comps_add_path(struct comps *c, const char *path, size_t len)
 static bool env_match(const char *name, const char *path, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		int want = path[i] == '.' ? '_' : toupper((unsigned char)path[i]);
+		int up = toupper((unsigned char)path[i]);
+		int want = path[i] == '.' ? '_' : up;
 
 		if (name[i] != want)
 			return false;
