@@ -8,6 +8,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "purge.h"
 #include "registry.h"
 #include "store.h"
 
@@ -75,6 +76,7 @@ static int serve(const char *path)
 {
 	struct http_options opts = {0};
 	struct http_server *srv = NULL;
+	struct purger *purger = NULL;
 	struct registry *reg = NULL;
 	struct store *st = NULL;
 	struct config *cfg;
@@ -108,6 +110,10 @@ static int serve(const char *path)
 	srv = http_start(&opts, api_handle, api);
 	if (!srv)
 		goto out;
+	if (cfg->uploadpurging_enabled && !cfg->readonly)
+		purger = purge_start(st, cfg->uploadpurging_age,
+				     cfg->uploadpurging_interval,
+				     cfg->uploadpurging_dryrun);
 	log_info("berth serving version=%s addr=%s port=%u root=%s",
 		 BERTH_VERSION, cfg->http_addr, http_port(srv),
 		 cfg->fs_rootdirectory);
@@ -116,6 +122,7 @@ static int serve(const char *path)
 	log_info("stopping signal=%d", sig);
 	rc = 0;
 out:
+	purge_stop(purger);
 	http_stop(srv);
 	api_free(api);
 	registry_close(reg);
