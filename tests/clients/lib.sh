@@ -26,6 +26,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/berth-clients.XXXXXX")
 SERVER_PID=""
 SERVER_PORT=""
 SERVER_LOG=""
+SERVER_DEATH_TOLD=""
 CHECKS_FAILED=0
 
 # Keeps skopeo and podman away from any credentials of the user.  The
@@ -69,8 +70,20 @@ check() {
 	else
 		echo "FAIL clients:$name"
 		tail -n 40 "$out" | sed 's/^/  | /'
+		server_gone
 		CHECKS_FAILED=1
 	fi
+}
+
+# server_gone - after a failure, tells whether the server died under the
+# check, with the end of its log, since that is then the real story.
+# Said once per server: the checks after it fail for the same reason.
+server_gone() {
+	[ -n "$SERVER_PID" ] && [ -z "$SERVER_DEATH_TOLD" ] || return 0
+	kill -0 "$SERVER_PID" 2>/dev/null && return 0
+	echo "  | the server is no longer running; the end of its log:"
+	tail -n 20 "$SERVER_LOG" | sed 's/^/  | /'
+	SERVER_DEATH_TOLD=1
 }
 
 # fail_unrun REASON NAME... - fails checks that cannot run because a step
@@ -158,6 +171,7 @@ start_server_once() {
 		REGISTRY_STORAGE_DELETE_ENABLED=true \
 		"${cmd[@]}" >"$SERVER_LOG" 2>&1 </dev/null &
 	SERVER_PID=$!
+	SERVER_DEATH_TOLD=""
 	echo "$SERVER_PID" >>"$WORK/pids"
 
 	for _ in $(seq 100); do

@@ -3,6 +3,7 @@
 oras and cosign do it, against a registry at the URL given.
 
     referrers.py http://127.0.0.1:PORT
+    referrers.py --list          prints the names of the checks
 
 It pushes an image, then artifact manifests whose "subject" is that image
 (an SBOM, a signature, one typed only by its config media type, an index),
@@ -253,29 +254,32 @@ def t_bad_digest(s):
 
 
 CHECKS = [
-    ("referrers-push-image", t_push_image),
-    ("referrers-push-artifact", t_push_artifact),
-    ("referrers-list", t_list),
-    ("referrers-filter-artifacttype", t_filter),
-    ("referrers-artifacttype-from-config", t_config_type),
-    ("referrers-index-subject", t_index_subject),
-    ("referrers-unknown-subject", t_unknown_subject),
-    ("referrers-delete-artifact", t_delete),
-    ("referrers-bad-digest", t_bad_digest),
+    ("push-image", t_push_image),
+    ("push-artifact", t_push_artifact),
+    ("list", t_list),
+    ("filter-artifacttype", t_filter),
+    ("artifacttype-from-config", t_config_type),
+    ("index-subject", t_index_subject),
+    ("unknown-subject", t_unknown_subject),
+    ("delete-artifact", t_delete),
+    ("bad-digest", t_bad_digest),
 ]
 
 
 def main(argv):
     if len(argv) != 2:
         sys.exit(__doc__)
+    if argv[1] == "--list":
+        print("\n".join("referrers-" + name for name, _ in CHECKS))
+        return 0
     s = Scenario(Registry(argv[1]))
     failed = 0
     for name, fn in CHECKS:
         try:
             fn(s)
-            print("PASS clients:%s" % name)
+            print("PASS clients:referrers-%s" % name)
         except Exception as err:  # any error fails this check only
-            print("FAIL clients:%s" % name)
+            print("FAIL clients:referrers-%s" % name)
             print("  | %s: %s" % (type(err).__name__, err))
             failed += 1
         sys.stdout.flush()

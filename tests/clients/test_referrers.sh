@@ -3,10 +3,7 @@
 # oras and cosign use them; the checks themselves are in referrers.py.
 . "$(dirname "$0")/lib.sh"
 
-CHECKS=(referrers-push-image referrers-push-artifact referrers-list
-	referrers-filter-artifacttype referrers-artifacttype-from-config
-	referrers-index-subject referrers-unknown-subject
-	referrers-delete-artifact referrers-bad-digest)
+mapfile -t CHECKS < <(python3 "$CLIENTS_DIR/referrers.py" --list)
 
 if ! start_server "$CLIENTS_SERVER" "$WORK/store"; then
 	fail_unrun "$CLIENTS_SERVER did not start" "${CHECKS[@]}"
