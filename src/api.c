@@ -44,6 +44,7 @@ enum route_kind {
 
 struct route {
 	enum route_kind kind;
+	bool name_too_long;
 	char name[REF_NAME_MAX + 1];
 	char arg[DIGEST_MAX_STR + 1]; /* reference, digest or upload id */
 };
@@ -59,10 +60,11 @@ static struct http_response *response(int status)
 	return res;
 }
 
-static void send_error(struct http_request *req, int status,
-		       const char *code, const char *message)
+/* Sends res, prepared with its status and headers, with an error body. */
+static void send_error_with(struct http_request *req,
+			    struct http_response *res, const char *code,
+			    const char *message)
 {
-	struct http_response *res = response(status);
 	json_t *body = json_pack("{s:[{s:s, s:s}]}", "errors", "code", code,
 				 "message", message);
 	char *text = json_dumps(body, JSON_COMPACT);
@@ -72,6 +74,12 @@ static void send_error(struct http_request *req, int status,
 	free(text);
 	json_decref(body);
 	http_send(req, res);
+}
+
+static void send_error(struct http_request *req, int status,
+		       const char *code, const char *message)
+{
+	send_error_with(req, response(status), code, message);
 }
 
 static void send_reg_error(struct http_request *req,
@@ -120,8 +128,12 @@ static void add_location(struct api *api, struct http_request *req,
 
 static bool copy_name(struct route *r, const char *s, size_t n)
 {
-	if (n == 0 || n > REF_NAME_MAX)
+	if (n == 0)
 		return false;
+	if (n > REF_NAME_MAX) {
+		r->name_too_long = true;
+		return true;
+	}
 	memcpy(r->name, s, n);
 	r->name[n] = '\0';
 	return true;
@@ -531,7 +543,9 @@ static void get_blob(struct api *api, struct http_request *req,
 		snprintf(cr, sizeof(cr), "bytes */%llu",
 			 (unsigned long long)size);
 		http_response_header(res, "Content-Range", cr);
-		http_send(req, res);
+		snprintf(ds, sizeof(ds), "range not satisfiable: the blob has "
+			 "%llu bytes", (unsigned long long)size);
+		send_error_with(req, res, "SIZE_INVALID", ds);
 		return;
 	}
 	if (rc != 0) {
@@ -680,17 +694,25 @@ static bool range_in_order(struct api *api, struct http_request *req,
 {
 	const char *cr = http_header(req, "Content-Range");
 	uint64_t first, last, offset = upload_offset(ur->up);
+	int64_t length = http_content_length(req);
 	struct http_response *res;
 
 	if (!cr)
 		return true;
 	if (ref_parse_content_range(cr, &first, &last) == 0 &&
-	    first == offset)
-		return true;
+	    first == offset) {
+		if (length < 0 || (uint64_t)length == last - first + 1)
+			return true;
+		send_error(req, 400, "BLOB_UPLOAD_INVALID",
+			   "Content-Range and Content-Length disagree");
+		return false;
+	}
 
 	res = response(416);
 	session_headers(api, req, res, ur->repo, ur->id, offset);
-	http_send(req, res);
+	send_error_with(req, res, "BLOB_UPLOAD_INVALID",
+			"chunk is out of order: Range says where the next "
+			"one starts");
 	return false;
 }
 
@@ -835,6 +857,11 @@ static void send_method_not_allowed(struct http_request *req)
 static bool admit(struct api *api, struct http_request *req,
 		  const struct route *r, const char *method)
 {
+	if (r->name_too_long) {
+		send_error(req, 400, "NAME_INVALID",
+			   "repository name is longer than 255 characters");
+		return false;
+	}
 	if (r->kind != ROUTE_BASE && r->kind != ROUTE_CATALOG &&
 	    !ref_valid_name(r->name)) {
 		send_error(req, 400, "NAME_INVALID",
@@ -927,7 +954,8 @@ void api_handle(void *arg, struct http_request *req)
 	struct route r;
 
 	if (!route_parse(http_path(req), &r)) {
-		send_error(req, 404, "NOT_FOUND", "no such endpoint");
+		send_error(req, 404, "UNSUPPORTED",
+			   "no such endpoint in the distribution API");
 		return;
 	}
 	if (r.name[0])

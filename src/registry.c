@@ -289,7 +289,7 @@ static int resolve(struct registry *reg, const char *repo,
 		int rc = digest_parse(reference, d);
 
 		if (rc == -2)
-			return reg_fail(e, REG_UNSUPPORTED,
+			return reg_fail(e, REG_DIGEST_INVALID,
 					"digest algorithm not supported: %s",
 					reference);
 		if (rc)
@@ -442,7 +442,7 @@ static int put_reference(const char *reference, const char **tag,
 		*by_digest = true;
 		return 0;
 	case -2:
-		return reg_fail(e, REG_UNSUPPORTED,
+		return reg_fail(e, REG_DIGEST_INVALID,
 				"digest algorithm not supported: %s",
 				reference);
 	default:
