@@ -13,8 +13,7 @@ set -eu
 
 BUILD_PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libjansson-dev
 libyaml-dev libssl-dev"
-TEST_PKGS="$BUILD_PKGS skopeo podman docker-registry python3 curl wrk clang
-jq coreutils tar gzip"
+TEST_PKGS="$BUILD_PKGS skopeo podman docker-registry python3 curl wrk clang"
 
 usage() {
 	echo "usage: $0 build|test" >&2

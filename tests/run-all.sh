@@ -21,7 +21,7 @@ LOG=$ARTIFACTS/test.log
 
 # Per-suite limits, generous for a 2-core machine; a wedged suite must
 # fail with a log rather than eat the whole CI budget.
-UNIT_LIMIT=${UNIT_LIMIT:-300}
+UNIT_LIMIT=${UNIT_LIMIT:-180}
 BLACKBOX_LIMIT=${BLACKBOX_LIMIT:-1200}
 CLIENTS_LIMIT=${CLIENTS_LIMIT:-1500}
 
