@@ -399,14 +399,18 @@ static void get_manifest(struct api *api, struct http_request *req,
 	struct reg_manifest m;
 	struct http_response *res;
 	struct reg_error e;
+	struct buf accept = BUF_INIT;
 	char d[DIGEST_MAX_STR + 1];
 	char *etag;
+	bool ok;
 
 	if (registry_manifest_get(api->reg, r->name, r->arg, &m, &e)) {
 		send_reg_error(req, &e);
 		return;
 	}
-	if (!accepts(http_header(req, "Accept"), m.media_type)) {
+	ok = accepts(http_header_all(req, "Accept", &accept), m.media_type);
+	buf_free(&accept);
+	if (!ok) {
 		send_error(req, 404, "MANIFEST_UNKNOWN",
 			   "the manifest's media type is not in Accept");
 		reg_manifest_free(&m);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -82,6 +83,36 @@ const char *http_path(const struct http_request *req)
 const char *http_header(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+struct header_join {
+	const char *name;
+	struct buf *out;
+};
+
+static enum MHD_Result on_header_value(void *cls, enum MHD_ValueKind kind,
+				       const char *key, const char *value)
+{
+	struct header_join *j = cls;
+
+	(void)kind;
+	if (strcasecmp(key, j->name) != 0 || !value)
+		return MHD_YES;
+	if (j->out->len)
+		buf_adds(j->out, ", ");
+	buf_adds(j->out, value);
+	return MHD_YES;
+}
+
+const char *http_header_all(const struct http_request *req, const char *name,
+			    struct buf *out)
+{
+	struct header_join j = {name, out};
+
+	buf_reset(out);
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, on_header_value,
+				  &j);
+	return out->len ? out->data : NULL;
 }
 
 const char *http_query(const struct http_request *req, const char *name)

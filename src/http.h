@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 struct http_server;
 struct http_request;
 struct http_response;
@@ -55,6 +57,13 @@ void http_stop(struct http_server *srv);
 const char *http_method(const struct http_request *req);
 const char *http_path(const struct http_request *req);
 const char *http_header(const struct http_request *req, const char *name);
+/*
+ * Every value of a header that may repeat (clients send one Accept per
+ * media type), joined with ", " into out.  Returns out->data, or NULL
+ * when the header is absent.
+ */
+const char *http_header_all(const struct http_request *req, const char *name,
+			    struct buf *out);
 const char *http_query(const struct http_request *req, const char *name);
 /* Body length from Content-Length, or -1 when absent or chunked. */
 int64_t http_content_length(const struct http_request *req);
