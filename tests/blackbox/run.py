@@ -8,6 +8,11 @@ those whose name contains one of the substrings.  Each test prints one
 line, "PASS blackbox:<name>" or "FAIL blackbox:<name>" followed by
 indented details.  Exits 1 if any test failed.  $BERTH names the binary
 (default ./berth); BERTH_KEEP=1 keeps the scratch directory.
+
+Other suites reuse the runner for their own directory and prefix:
+
+    sys.path.insert(0, "tests/blackbox"); import run
+    sys.exit(run.main(sys.argv[1:], here=MY_DIR, prefix="access"))
 """
 
 import glob
@@ -24,6 +29,7 @@ sys.path.insert(0, HERE)
 import berthtest as bt  # noqa: E402
 
 TEST_TIMEOUT = 120 if bt.SAN else 60
+PREFIX = "blackbox"
 
 
 class Timeout(Exception):
@@ -34,10 +40,12 @@ def on_alarm(signum, frame):
     raise Timeout("test still running after %ds" % TEST_TIMEOUT)
 
 
-def discover():
+def discover(here):
     """(name, function) for every test, in file then definition order."""
+    if here not in sys.path:
+        sys.path.insert(0, here)
     found = []
-    for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
+    for path in sorted(glob.glob(os.path.join(here, "test_*.py"))):
         mod = importlib.import_module(
                 os.path.splitext(os.path.basename(path))[0])
         for attr, fn in vars(mod).items():
@@ -126,12 +134,12 @@ def run_one(name, fn):
         signal.alarm(0)
     details += after_test(started, mark)
     if details:
-        print("FAIL blackbox:%s" % name)
+        print("FAIL %s:%s" % (PREFIX, name))
         for d in details:
             for line in d.rstrip().splitlines():
                 print("    " + line)
     else:
-        print("PASS blackbox:%s" % name)
+        print("PASS %s:%s" % (PREFIX, name))
     if os.environ.get("BERTH_TIMES"):
         print("    (%.2fs)" % (time.monotonic() - t0))
     sys.stdout.flush()
@@ -145,21 +153,24 @@ def stop_shared():
         return True
     try:
         srv.stop()
-        print("PASS blackbox:shared_server_clean_exit")
+        print("PASS %s:shared_server_clean_exit" % PREFIX)
         return True
     except AssertionError as e:
-        print("FAIL blackbox:shared_server_clean_exit")
+        print("FAIL %s:shared_server_clean_exit" % PREFIX)
         for line in str(e).splitlines():
             print("    " + line)
         return False
 
 
-def main(argv):
+def main(argv, here=HERE, prefix="blackbox"):
+    """Runs the tests in here whose names contain an argv substring."""
+    global PREFIX
+    PREFIX = prefix
     if not os.access(bt.BERTH, os.X_OK):
         sys.exit("run.py: no executable %s (build it, or set BERTH)" %
                  bt.BERTH)
     signal.signal(signal.SIGALRM, on_alarm)
-    tests = discover()
+    tests = discover(here)
     if argv:
         tests = [(n, f) for n, f in tests if any(a in n for a in argv)]
     failed = 0
@@ -171,10 +182,10 @@ def main(argv):
     for srv in bt.SERVERS:
         srv.kill_quietly()
     if failed and not os.environ.get("BERTH_KEEP"):
-        print("blackbox: %d failed; logs kept in %s" % (
-                failed, bt.base_dir()))
+        print("%s: %d failed; logs kept in %s" % (
+                PREFIX, failed, bt.base_dir()))
     elif os.environ.get("BERTH_KEEP"):
-        print("blackbox: scratch kept in %s" % bt.base_dir())
+        print("%s: scratch kept in %s" % (PREFIX, bt.base_dir()))
     else:
         bt.cleanup()
     return 1 if failed else 0

@@ -296,3 +296,17 @@ def test_manifest_content_type_params():
                              "; charset=utf-8"})
     expect(r, 201, "PUT with a Content-Type parameter")
     bt.check_manifest(srv, repo, "p", img)
+
+
+def test_manifest_content_type_mismatch():
+    srv = bt.shared()
+    repo = "man/" + bt.unique()
+    img = bt.make_image(1)
+    for b in img.blobs:
+        bt.push_blob(srv, repo, b)
+    for ctype in (bt.DOCKER_MANIFEST, bt.OCI_INDEX):
+        r = put_raw(srv, repo, "mixed", img.manifest, ctype)
+        expect_error(r, 400, "MANIFEST_INVALID",
+                     "an OCI manifest sent as %s" % ctype)
+    manifest_absent(srv, repo, img.digest, "a manifest sent with the "
+                    "wrong Content-Type")

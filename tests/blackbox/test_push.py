@@ -39,6 +39,12 @@ def test_push_post_then_put():
     bt.check_blob_created(srv, r, repo, d, "PUT")
     bt.check_blob(srv, repo, data)
 
+    expect_error(srv.get(target), 404, "BLOB_UPLOAD_UNKNOWN",
+                 "status of a completed upload")
+    r = srv.request("PUT", bt.with_query(target, digest=d), body=data,
+                    headers=OCTET)
+    expect_error(r, 404, "BLOB_UPLOAD_UNKNOWN", "PUT to a completed upload")
+
 
 def test_push_monolithic_post():
     srv = bt.shared()
@@ -417,11 +423,14 @@ def test_push_concurrent():
                                 "stream")]
     jobs += [(b, "chunked" if i % 2 else "post-put")
              for i, b in enumerate(blobs)]
-    threads = [threading.Thread(target=worker, args=j) for j in jobs]
+    threads = [threading.Thread(target=worker, args=j, daemon=True)
+               for j in jobs]
     for t in threads:
         t.start()
     for t in threads:
         t.join(bt.REQUEST_TIMEOUT * 4)
+    check(not any(t.is_alive() for t in threads),
+          "concurrent pushes still running")
     check(not errors, "concurrent pushes failed:\n" + "\n".join(errors))
     for b in [same] + blobs:
         bt.check_blob(srv, repo, b)
