@@ -96,23 +96,23 @@ static void send_json(struct http_request *req, struct http_response *res,
 	http_send(req, res);
 }
 
-/* Builds the Location of path: absolute unless relative URLs are asked. */
+/*
+ * Builds the Location of path (which starts "/v2/"): under http.prefix,
+ * and absolute, from http.host or the request's Host, unless relative
+ * URLs are asked for.
+ */
 static char *location(struct api *api, struct http_request *req,
 		      const char *path)
 {
 	const char *host = http_header(req, "Host");
 	const char *base = api->cfg->http_host;
+	const char *prefix = api->cfg->http_prefix ? api->cfg->http_prefix : "";
 
-	if (base && *base) {
-		size_t n = strlen(base);
-
-		while (n && base[n - 1] == '/')
-			n--;
-		return xasprintf("%.*s%s", (int)n, base, path);
-	}
+	if (base && *base)
+		return xasprintf("%s%s%s", base, prefix, path);
 	if (api->cfg->http_relativeurls || !host)
-		return xstrdup(path);
-	return xasprintf("http://%s%s", host, path);
+		return xasprintf("%s%s", prefix, path);
+	return xasprintf("http://%s%s%s", host, prefix, path);
 }
 
 static void add_location(struct api *api, struct http_request *req,
@@ -257,14 +257,15 @@ static bool page_params(struct http_request *req, size_t deflt, size_t *n,
 	return true;
 }
 
-static void add_link(struct http_response *res, const char *path,
-		     const struct index_page *page, size_t n)
+static void add_link(struct http_response *res, const char *prefix,
+		     const char *path, const struct index_page *page,
+		     size_t n)
 {
 	char *link;
 
 	if (!page->more || page->count == 0)
 		return;
-	link = xasprintf("<%s?last=%s&n=%zu>; rel=\"next\"", path,
+	link = xasprintf("<%s%s?last=%s&n=%zu>; rel=\"next\"", prefix, path,
 			 page->names[page->count - 1], n);
 	http_response_header(res, "Link", link);
 	free(link);
@@ -279,14 +280,15 @@ static json_t *names_json(const struct index_page *page)
 	return a;
 }
 
-static void send_listing(struct http_request *req, json_t *body,
-			 const char *path, const struct index_page *page,
-			 size_t n)
+static void send_listing(struct api *api, struct http_request *req,
+			 json_t *body, const char *path,
+			 const struct index_page *page, size_t n)
 {
 	struct http_response *res = response(200);
 	char *text = json_dumps(body, JSON_COMPACT);
 
-	add_link(res, path, page, n);
+	add_link(res, api->cfg->http_prefix ? api->cfg->http_prefix : "",
+		 path, page, n);
 	send_json(req, res, "application/json; charset=utf-8", text);
 	free(text);
 	json_decref(body);
@@ -303,7 +305,8 @@ static void get_catalog(struct api *api, struct http_request *req)
 		return;
 	if (!empty)
 		registry_catalog(api->reg, last, n, &page);
-	send_listing(req, json_pack("{s:o}", "repositories", names_json(&page)),
+	send_listing(api, req,
+		     json_pack("{s:o}", "repositories", names_json(&page)),
 		     "/v2/_catalog", &page, n);
 	index_page_free(&page);
 }
@@ -331,8 +334,9 @@ static void get_tags(struct api *api, struct http_request *req,
 	}
 
 	path = xasprintf("/v2/%s/tags/list", r->name);
-	send_listing(req, json_pack("{s:s, s:o}", "name", r->name, "tags",
-				    names_json(&page)),
+	send_listing(api, req,
+		     json_pack("{s:s, s:o}", "name", r->name, "tags",
+			       names_json(&page)),
 		     path, &page, n);
 	free(path);
 	index_page_free(&page);
@@ -951,13 +955,27 @@ static void dispatch(struct api *api, struct http_request *req,
 	send_method_not_allowed(req);
 }
 
+/* The request's path below http.prefix, or NULL if it is not there. */
+static const char *unprefixed(struct api *api, const char *path)
+{
+	const char *prefix = api->cfg->http_prefix;
+	size_t n = prefix ? strlen(prefix) : 0;
+
+	if (n == 0)
+		return path;
+	if (strncmp(path, prefix, n) != 0 || (path[n] && path[n] != '/'))
+		return NULL;
+	return path + n;
+}
+
 void api_handle(void *arg, struct http_request *req)
 {
 	struct api *api = arg;
 	const char *method = http_method(req);
+	const char *path = unprefixed(api, http_path(req));
 	struct route r;
 
-	if (!route_parse(http_path(req), &r)) {
+	if (!path || !route_parse(path, &r)) {
 		send_error(req, 404, "UNSUPPORTED",
 			   "no such endpoint in the distribution API");
 		return;
