@@ -28,7 +28,7 @@ LIBOBJS := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter-out tests/unit/check.c,$(wildcard tests/unit/test_*.c)))
 BIN     := $(if $(filter 1,$(SAN)),$(BUILD)/berth,berth)
 
-.PHONY: all run test unit test-san bench clean deps
+.PHONY: all run test test-deps unit all-san bench clean deps
 all: $(BIN)
 
 $(BIN): $(OBJS)
@@ -50,7 +50,8 @@ $(BUILD):
 deps:
 	@./scripts/deps.sh build
 
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory all
 	mkdir -p data
 	REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$(CURDIR)/data \
 	REGISTRY_HTTP_ADDR=localhost:5000 ./berth serve $(wildcard config.yml)
@@ -58,9 +59,14 @@ run: deps all
 unit: $(UNITS)
 	@./tests/run-units.sh $(UNITS)
 
+# Installs what the test suites drive (skopeo, podman, docker-registry...).
+test-deps:
+	@./scripts/deps.sh test
+
 # The whole suite: unit tests, black-box tests of ./berth, real clients,
 # then everything again under ASan/UBSan.  Ends with "N passed, N failed".
-test: all $(UNITS)
+test: test-deps
+	@$(MAKE) --no-print-directory all $(UNITS)
 	@$(MAKE) --no-print-directory SAN=1 all-san
 	@./tests/run-all.sh
 
