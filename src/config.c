@@ -14,6 +14,8 @@
  * are unknown, so the three can never disagree.
  */
 #include "config.h"
+#include "acl.h"
+#include "htpasswd.h"
 #include "log.h"
 #include "util.h"
 
@@ -889,6 +891,48 @@ static const struct config_type type_headers = {
 	parse_headers, release_headers, SUB_MAPKEY
 };
 
+/* A list of one-line strings; a single string is a list of one. */
+static void release_strlist(struct config *c, const struct config_key *k)
+{
+	char ***field = field_of(c, k);
+
+	for (size_t i = 0; *field && (*field)[i]; i++)
+		free((*field)[i]);
+	free(*field);
+	*field = NULL;
+}
+
+static int parse_strlist(struct config *c, const struct config_key *k,
+			 const struct cnode *n, char *err, size_t errlen)
+{
+	const struct cnode *const *items = (const struct cnode **)n->kids;
+	size_t count = n->kind == CNODE_LIST ? n->nkids : 0;
+	char ***field = field_of(c, k);
+
+	if (n->kind == CNODE_SCALAR) {
+		items = (const struct cnode *const *)&n;
+		count = 1;
+	} else if (n->kind != CNODE_LIST) {
+		return bad_value(k->path, n, "a list of strings", err, errlen);
+	}
+
+	release_strlist(c, k);
+	*field = xcalloc(count + 1, sizeof(**field));
+	for (size_t i = 0; i < count; i++) {
+		if (items[i]->kind != CNODE_SCALAR ||
+		    strpbrk(items[i]->value, "\r\n"))
+			return bad_value(k->path, items[i],
+					 "a list of one-line strings", err,
+					 errlen);
+		(*field)[i] = xstrdup(items[i]->value);
+	}
+	return 0;
+}
+
+static const struct config_type type_strlist = {
+	parse_strlist, release_strlist, SUB_NONE
+};
+
 /* ---- sections berth knows but does not act on ------------------------ */
 
 /* Known and deliberately unused, such as log.fields or health. */
@@ -958,12 +1002,8 @@ static const struct config_type type_unavailable = {
 	parse_unavailable, NULL, SUB_PATH
 };
 
-/*
- * Authentication types this build implements.  Supporting htpasswd means
- * adding "htpasswd" here and rows for auth.htpasswd.realm and .path below
- * the "auth" row, whose check then only guards against unknown types.
- */
-static const char *const auth_types[] = {NULL};
+/* Authentication types this build implements; see check_htpasswd. */
+static const char *const auth_types[] = {"htpasswd", NULL};
 
 static bool word_in(const char *const *words, const char *w)
 {
@@ -971,6 +1011,35 @@ static bool word_in(const char *const *words, const char *w)
 		if (!strcmp(words[i], w))
 			return true;
 	return false;
+}
+
+/*
+ * registry:2 needs both parameters of htpasswd.  The rows below the
+ * "auth" row store them; this only makes sure they are there, and warns
+ * about others, which the walk over known keys does not reach.
+ */
+static int check_htpasswd(const struct cnode *n, char *err, size_t errlen)
+{
+	static const char *const params[] = {"realm", "path", NULL};
+
+	if (n->kind != CNODE_MAP && n->kind != CNODE_NULL)
+		return bad_value("auth.htpasswd", n, "a mapping with realm "
+				 "and path", err, errlen);
+	for (int i = 0; params[i]; i++) {
+		const struct cnode *p = n->kind == CNODE_MAP ?
+			cnode_child(n, params[i]) : NULL;
+
+		if (!p || p->kind == CNODE_NULL) {
+			seterr(err, errlen, "auth.htpasswd.%s: required",
+			       params[i]);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < n->nkids; i++)
+		if (!word_in(params, n->kids[i]->key))
+			log_warn("unknown configuration key "
+				 "key=auth.htpasswd.%s", n->kids[i]->key);
+	return 0;
 }
 
 /*
@@ -991,10 +1060,11 @@ static int parse_auth(struct config *c, const struct config_key *k,
 	}
 	if (!word_in(auth_types, n->kids[0]->key)) {
 		seterr(err, errlen, "%s: %s authentication is not available "
-		       "in this build", k->path, n->kids[0]->key);
+		       "in this build; berth supports htpasswd", k->path,
+		       n->kids[0]->key);
 		return -EINVAL;
 	}
-	return 0;
+	return check_htpasswd(n->kids[0], err, errlen);
 }
 
 static const struct config_type type_auth = {parse_auth, NULL, SUB_PATH};
@@ -1056,6 +1126,7 @@ static const struct config_type type_driver = {
 /* ---- the keys -------------------------------------------------------- */
 
 static const char *const log_formatters[] = {"text", "json", "logfmt", NULL};
+static const char *const tls_versions[] = {"tls1.2", "tls1.3", NULL};
 static const struct int_range maxthreads_range = {25, INT_MAX};
 static const int positive = 1;
 
@@ -1097,9 +1168,18 @@ static const struct config_key config_keys[] = {
 	KEY("http.debug.prometheus.path", type_prefix, http_prometheus_path,
 	    "/metrics"),
 	NOKEY("http.http2", type_ignore, NULL),
-	NOKEY("http.tls", type_unavailable,
-	      "TLS is not available in this build; terminate TLS in a "
-	      "proxy in front of berth"),
+	KEY("http.tls.certificate", type_string, http_tls_certificate, ""),
+	KEY("http.tls.key", type_string, http_tls_key, ""),
+	KEY_ARG("http.tls.minimumtls", type_choice, http_tls_minimum,
+		"tls1.2", tls_versions),
+	NOKEY("http.tls.clientcas", type_unavailable,
+	      "client certificate authentication is not available; use "
+	      "htpasswd logins"),
+	NOKEY("http.tls.letsencrypt", type_unavailable,
+	      "built-in Let's Encrypt is not available; let certbot or "
+	      "uacme renew the files, berth reloads them when they change"),
+	KEY("http.cors.origins", type_strlist, http_cors_origins, NULL),
+	KEY("http.trustedproxies", type_strlist, http_trusted_proxies, NULL),
 
 	KEY("storage.filesystem.rootdirectory", type_nonempty,
 	    fs_rootdirectory, "/var/lib/registry"),

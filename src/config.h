@@ -18,6 +18,40 @@ struct config_header {
 	char **values; /* NULL-terminated */
 };
 
+/* What an access rule allows, as bits. */
+enum config_action {
+	CONFIG_ACTION_PULL = 1 << 0,
+	CONFIG_ACTION_PUSH = 1 << 1,
+	CONFIG_ACTION_DELETE = 1 << 2,
+};
+
+/*
+ * One rule of the access section: who may do what to which
+ * repositories.  The lists are NULL-terminated and never NULL.
+ */
+struct config_access_rule {
+	char **repositories;	/* patterns: '*' one component, '**' any */
+	char **users;		/* user names; "*" is every logged-in user */
+	char **groups;		/* names defined in access.groups */
+	unsigned actions;	/* enum config_action bits, never 0 */
+};
+
+struct config_access_group {
+	char *name;
+	char **members;		/* NULL-terminated */
+};
+
+/* The access section: repository permissions for htpasswd users. */
+struct config_access {
+	char **admins;		/* NULL-terminated; may do everything */
+	struct config_access_group *groups;
+	size_t groups_count;
+	struct config_access_rule *anonymous;	/* users, groups empty */
+	size_t anonymous_count;
+	struct config_access_rule *rules;
+	size_t rules_count;
+};
+
 struct config {
 	char *version;           /* "0.1" */
 	int log_level;           /* enum log_level */
@@ -30,6 +64,11 @@ struct config {
 	char *http_secret;       /* "" when unset */
 	struct config_header *http_headers; /* extra response headers */
 	size_t http_headers_count;
+	char *http_tls_certificate; /* PEM chain; "" serves plain HTTP */
+	char *http_tls_key;         /* PEM private key */
+	char *http_tls_minimum;     /* "tls1.2" or "tls1.3" */
+	char **http_cors_origins;   /* exact allowed origins, or NULL */
+	char **http_trusted_proxies; /* addresses or CIDRs, or NULL */
 	char *http_prefix;       /* "" or "/path", no trailing '/' */
 	int64_t http_draintimeout;         /* seconds, 0 = none */
 	char *http_debug_addr;   /* "" when the debug server is off */
@@ -45,6 +84,11 @@ struct config {
 	int64_t uploadpurging_age;         /* seconds, default 168h */
 	int64_t uploadpurging_interval;    /* seconds, default 24h */
 	bool uploadpurging_dryrun;         /* default false */
+
+	/* auth.htpasswd: both set, or both NULL when auth is off. */
+	char *auth_htpasswd_realm;
+	char *auth_htpasswd_path;
+	struct config_access *access;      /* NULL without a section */
 };
 
 /*
