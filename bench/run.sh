@@ -1,0 +1,486 @@
+#!/usr/bin/env bash
+# run.sh - benchmarks berth against Debian's docker-registry (registry:2,
+# distribution 2.8) on this machine, same workload, same conditions.
+#
+#   make bench              builds ./berth, then runs this
+#   bench/run.sh            uses ./berth as it is
+#
+# Both servers get the same config.yml (filesystem store on tmpfs under
+# /dev/shm, delete enabled, log level warn, access log off), one at a
+# time, on 127.0.0.1 only.  The workloads, in order:
+#
+#   1. manifest GET by tag: one small OCI image pushed, then wrk on
+#      /v2/<repo>/manifests/v1 with docker's Accept header (keep-alive);
+#   2. a 1 GiB random blob pushed in one request (push.py; registry:2,
+#      which ignores a POST body, gets POST then one PUT of the file);
+#   3. that blob pulled with curl, three times, against nginx serving the
+#      same file with sendfile as what curl can read from loopback at all;
+#      one more pull is checked against the digest, untimed;
+#   4. catalog and tags list on a store written straight to disk in
+#      registry:2's layout (mkstore.py): every page with n=100 following
+#      Link, the page after 90%, and the whole tag list in one answer;
+#   5. resident memory (VmRSS) idle after start and after the pushes.
+#
+# Every answer is checked (status, sizes, digests, names); a wrong one
+# stops the run.  It prints a Markdown table, workload | berth |
+# docker-registry | berth advantage | target | met?, where the advantage is
+# how many times better berth is (rates berth/registry, seconds and memory
+# registry/berth).  Figures from a busy machine are not worth keeping: the
+# header shows the load average at the start and the end.
+#
+# Settings (environment): BENCH_BLOB_MB (1024), BENCH_WRK_SECONDS (10),
+# BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (32), BENCH_REPOS (10000),
+# BENCH_TAGS (10000), BENCH_OUT (also write the table to this file),
+# BENCH_STRICT=1 (exit 2 when a target is missed), BERTH, DOCKER_REGISTRY,
+# NGINX (the binaries).  Needs wrk, curl, nginx, openssl, python3
+# (scripts/deps.sh test installs them) and about 3 GB free in /dev/shm.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+TOP=$(dirname "$BENCH_DIR")
+BERTH=${BERTH:-$TOP/berth}
+DOCKER_REGISTRY=${DOCKER_REGISTRY:-/usr/bin/docker-registry}
+NGINX=${NGINX:-/usr/sbin/nginx}
+BLOB_BYTES=$(( ${BENCH_BLOB_MB:-1024} * 1024 * 1024 ))
+WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
+WRK_THREADS=${BENCH_WRK_THREADS:-2}
+WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
+REPOS=${BENCH_REPOS:-10000}
+TAGS=${BENCH_TAGS:-10000}
+PULLS=3
+SMALL_REPO=bench/app
+BIG_REPO=bench/big
+ACCEPT="application/vnd.docker.distribution.manifest.v2+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.index.v1+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+WORK=""
+SRV_PID=""
+STARTED=$(date +%s.%N)
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+cleanup() {
+	if [ -n "$SRV_PID" ]; then
+		kill "$SRV_PID" 2>/dev/null || true
+		wait "$SRV_PID" 2>/dev/null || true
+	fi
+	if [ -n "$WORK" ]; then
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Appends "key=value" to the results.
+put() {
+	printf '%s=%s\n' "$1" "$2" >>"$WORK/results"
+}
+
+now() {
+	date +%s.%N
+}
+
+# Prints B - A for two `now` stamps.
+elapsed() {
+	python3 -c 'import sys; print("%.6f" % (float(sys.argv[2]) -
+		float(sys.argv[1])))' "$1" "$2"
+}
+
+# Prints BYTES / SECONDS.
+per_second() {
+	python3 -c 'import sys; print("%.1f" % (float(sys.argv[1]) /
+		float(sys.argv[2])))' "$1" "$2"
+}
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+sha256_of() {
+	openssl dgst -sha256 -r "$1" | cut -d' ' -f1
+}
+
+# Reads a field (kB) of /proc/PID/status.
+proc_kb() {
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+check_tools() {
+	local t
+	for t in "$BERTH" "$DOCKER_REGISTRY" "$NGINX" wrk curl openssl \
+		python3; do
+		command -v "$t" >/dev/null ||
+			die "$t is missing (scripts/deps.sh test installs it)"
+	done
+}
+
+check_space() {
+	local avail need
+	avail=$(df --output=avail -B1 /dev/shm | tail -1)
+	need=$(( 3 * BLOB_BYTES + 512 * 1024 * 1024 ))
+	[ "$avail" -ge "$need" ] ||
+		die "/dev/shm has $avail bytes free, the run needs $need"
+}
+
+machine_describe() {
+	put nproc "$(nproc)"
+	put cpu "$(awk -F': ' '/^model name/ { print $2; exit }' \
+		/proc/cpuinfo)"
+	put kernel "$(uname -r)"
+	put load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+	put date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+	put berth_version "$("$BERTH" --version)"
+	put berth_rev "$(git -C "$TOP" describe --always --dirty 2>/dev/null ||
+		echo unknown)"
+	put registry_version "docker-registry $("$DOCKER_REGISTRY" --version |
+		awk '{ print $NF }')"
+	put wrk_version "wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
+	put curl_version "$(curl --version | awk 'NR == 1 { print $2 }')"
+	put nginx_version "$("$NGINX" -v 2>&1 | sed 's|.*/||')"
+	put python_version "$(python3 -c 'import platform
+print(platform.python_version())')"
+}
+
+# Writes the config.yml both servers read: registry:2's keys, which berth
+# takes as they are.
+config_write() {
+	local file=$1 root=$2 port=$3
+	cat >"$file" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $root
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOF
+}
+
+# Starts KIND (berth or registry) on the store ROOT and waits for its
+# /v2/ to answer 200.  Sets SRV_PID, SRV_ADDR and SRV_READY_S (seconds
+# from the start to that first 200).
+server_start() {
+	local kind=$1 root=$2 port cfg bin t0 code
+	port=$(free_port)
+	cfg="$WORK/$kind.yml"
+	config_write "$cfg" "$root" "$port"
+	bin=$BERTH
+	[ "$kind" = registry ] && bin=$DOCKER_REGISTRY
+
+	t0=$(now)
+	env -u REGISTRY_CONFIGURATION_PATH "$bin" serve "$cfg" \
+		>>"$WORK/$kind.log" 2>&1 &
+	SRV_PID=$!
+	SRV_ADDR=127.0.0.1:$port
+	for _ in $(seq 3000); do
+		kill -0 "$SRV_PID" 2>/dev/null ||
+			server_died "$kind"
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
+			"http://$SRV_ADDR/v2/" || true)
+		if [ "$code" = 200 ]; then
+			SRV_READY_S=$(elapsed "$t0" "$(now)")
+			return 0
+		fi
+		sleep 0.01
+	done
+	die "$kind did not answer on $SRV_ADDR within 30 s"
+}
+
+server_died() {
+	echo "bench: $1 exited; the end of its log:" >&2
+	tail -20 "$WORK/$1.log" >&2
+	SRV_PID=""
+	exit 1
+}
+
+server_alive() {
+	kill -0 "$SRV_PID" 2>/dev/null || server_died "$1"
+}
+
+server_stop() {
+	kill -TERM "$SRV_PID" 2>/dev/null || true
+	wait "$SRV_PID" 2>/dev/null || true
+	SRV_PID=""
+}
+
+# Pushes FILE as a blob of REPO; prints "seconds=... status=... flow=...".
+blob_push() {
+	python3 "$BENCH_DIR/push.py" "$SRV_ADDR" "$1" "$2" "sha256:$3" ||
+		die "push of $2 to $SRV_ADDR failed"
+}
+
+# Writes a one-layer OCI image into $WORK/img and prints its manifest's
+# digest.  The same bytes go to both servers.
+image_make() {
+	local d="$WORK/img" cdig ldig diff
+	mkdir -p "$d/root"
+	printf 'berth bench\n' >"$d/root/hello.txt"
+	tar --sort=name --mtime=@0 --owner=0 --group=0 -C "$d/root" \
+		-cf "$d/layer.tar" hello.txt
+	gzip -n -c "$d/layer.tar" >"$d/layer.tgz"
+	diff=$(sha256_of "$d/layer.tar")
+	printf '%s%s%s' '{"architecture":"amd64","os":"linux",' \
+		'"rootfs":{"type":"layers","diff_ids":' \
+		'["sha256:'"$diff"'"]}}' >"$d/config.json"
+	cdig=$(sha256_of "$d/config.json")
+	ldig=$(sha256_of "$d/layer.tgz")
+	cat >"$d/manifest.json" <<EOF
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+"config":{"mediaType":"application/vnd.oci.image.config.v1+json",\
+"digest":"sha256:$cdig","size":$(stat -c %s "$d/config.json")},\
+"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip",\
+"digest":"sha256:$ldig","size":$(stat -c %s "$d/layer.tgz")}]}
+EOF
+	echo "$cdig $ldig $(sha256_of "$d/manifest.json")"
+}
+
+# Pushes the image into the running server and checks a GET by tag with
+# docker's Accept header returns it.
+image_push() {
+	local d="$WORK/img" cdig=$1 ldig=$2 mdig=$3 code got
+	blob_push "$SMALL_REPO" "$d/config.json" "$cdig" >/dev/null
+	blob_push "$SMALL_REPO" "$d/layer.tgz" "$ldig" >/dev/null
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
+		-H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+		--data-binary "@$d/manifest.json" \
+		"http://$SRV_ADDR/v2/$SMALL_REPO/manifests/v1")
+	[ "$code" = 201 ] || die "manifest PUT answered $code"
+
+	got=$(curl -s -H "Accept: $ACCEPT" \
+		"http://$SRV_ADDR/v2/$SMALL_REPO/manifests/v1" |
+		openssl dgst -sha256 -r | cut -d' ' -f1)
+	[ "$got" = "$mdig" ] || die "manifest GET by tag returned other bytes"
+}
+
+# Runs wrk on the manifest by tag; records requests/s.  A short warm-up
+# run first, so neither server is measured while still faulting in pages.
+manifest_bench() {
+	local kind=$1 url out rps
+	url="http://$SRV_ADDR/v2/$SMALL_REPO/manifests/v1"
+	wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d1s -H "Accept: $ACCEPT" \
+		"$url" >/dev/null
+	out="$WORK/$kind.wrk"
+	wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" \
+		-H "Accept: $ACCEPT" "$url" >"$out"
+	if grep -q -e 'Non-2xx' -e 'Socket errors' "$out"; then
+		cat "$out" >&2
+		die "wrk saw errors from $kind"
+	fi
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+	[ -n "$rps" ] || die "no Requests/sec in wrk's output"
+	put "$kind.wrk_rps" "$rps"
+	server_alive "$kind"
+}
+
+# Pushes the big blob; records seconds, GB/s and how it was sent.
+big_push() {
+	local kind=$1 out s flow
+	out=$(blob_push "$BIG_REPO" "$WORK/www/blob" "$BLOB_DIGEST")
+	s=$(sed 's/.*seconds=\([^ ]*\).*/\1/' <<<"$out")
+	flow=$(sed 's/.*flow=\([^ ]*\).*/\1/' <<<"$out")
+	put "$kind.push_s" "$s"
+	put "$kind.push_bps" "$(per_second "$BLOB_BYTES" "$s")"
+	put "$kind.push_flow" "$flow"
+}
+
+# Pulls URL PULLS times with curl; prints the median seconds.  Each pull
+# must be a 200 of exactly the blob's size.
+pull_median() {
+	local url=$1 out code size s times=()
+	for _ in $(seq "$PULLS"); do
+		out=$(curl -s -o /dev/null \
+			-w '%{http_code} %{size_download} %{time_total}' "$url")
+		read -r code size s <<<"$out"
+		[ "$code" = 200 ] || die "GET $url answered $code"
+		[ "$size" = "$BLOB_BYTES" ] ||
+			die "GET $url gave $size bytes, not $BLOB_BYTES"
+		times+=("$s")
+	done
+	printf '%s\n' "${times[@]}" | sort -g | awk '
+		{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# Pulls the big blob: timed pulls, then one untimed pull whose bytes are
+# checked against the digest.
+big_pull() {
+	local kind=$1 url s got
+	url="http://$SRV_ADDR/v2/$BIG_REPO/blobs/sha256:$BLOB_DIGEST"
+	s=$(pull_median "$url")
+	put "$kind.pull_s" "$s"
+	put "$kind.pull_bps" "$(per_second "$BLOB_BYTES" "$s")"
+	got=$(curl -s "$url" | openssl dgst -sha256 -r | cut -d' ' -f1)
+	[ "$got" = "$BLOB_DIGEST" ] || die "$kind returned other blob bytes"
+}
+
+# Workloads 1, 2, 3 and 5 against one fresh server on an empty store.
+blob_group() {
+	local kind=$1 store="$WORK/store-$1"
+	mkdir -p "$store"
+	server_start "$kind" "$store"
+	sleep 1
+	put "$kind.rss_idle_kb" "$(proc_kb "$SRV_PID" VmRSS)"
+
+	# shellcheck disable=SC2086 # three digests, split on purpose
+	image_push $IMAGE
+	manifest_bench "$kind"
+	big_push "$kind"
+	server_alive "$kind"
+	put "$kind.rss_push_kb" "$(proc_kb "$SRV_PID" VmRSS)"
+	big_pull "$kind"
+	put "$kind.hwm_kb" "$(proc_kb "$SRV_PID" VmHWM)"
+	server_alive "$kind"
+	server_stop
+	rm -rf "$store"
+}
+
+# Runs pager.py; records its seconds (and, for KEY_requests/_entries,
+# how many requests and names one repetition took).
+pager() {
+	local kind=$1 key=$2 out
+	shift 2
+	out=$(python3 "$BENCH_DIR/pager.py" "$@") ||
+		die "$kind: listing check failed: $*"
+	put "$kind.${key}_s" "$(sed 's/.*seconds=\([^ ]*\).*/\1/' <<<"$out")"
+	put "$kind.${key}_requests" \
+		"$(sed 's/.*requests=\([^ ]*\).*/\1/' <<<"$out")"
+	put "$kind.${key}_entries" \
+		"$(sed 's/.*entries=\([^ ]*\).*/\1/' <<<"$out")"
+}
+
+# Workload 4 against one fresh server on the listing store.
+list_group() {
+	local kind=$1 store="$WORK/list" tr="/v2/$TAGS_REPO/tags/list"
+	local tag_last tag_next repo_next
+	tag_last=$(printf 't%05d' $(( TAGS * 9 / 10 - 1 )))
+	tag_next=$(printf 't%05d' $(( TAGS * 9 / 10 )))
+	repo_next=$(printf 'lib/r%05d' $(( REPOS * 9 / 10 )))
+
+	server_start "$kind" "$store"
+	put "$kind.list_ready_s" "$SRV_READY_S"
+	pager "$kind" catalog_walk walk "$SRV_ADDR" '/v2/_catalog?n=100' \
+		repositories "$REPOS"
+	pager "$kind" catalog_page get "$SRV_ADDR" \
+		"/v2/_catalog?n=100&last=$LAST_REPO" repositories "$repo_next"
+	pager "$kind" tags_walk walk "$SRV_ADDR" "$tr?n=100" tags "$TAGS"
+	pager "$kind" tags_page get "$SRV_ADDR" "$tr?n=100&last=$tag_last" \
+		tags "$tag_next"
+	pager "$kind" tags_all get "$SRV_ADDR" "$tr" tags "$tag_last"
+	server_alive "$kind"
+	server_stop
+}
+
+# nginx serving the blob file with sendfile: what curl reads from loopback.
+nginx_pull() {
+	local port s
+	port=$(free_port)
+	mkdir -p "$WORK/nginx"
+	cat >"$WORK/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx.log warn;
+events { worker_connections 64; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	client_body_temp_path $WORK/nginx/body;
+	proxy_temp_path $WORK/nginx/proxy;
+	fastcgi_temp_path $WORK/nginx/fastcgi;
+	uwsgi_temp_path $WORK/nginx/uwsgi;
+	scgi_temp_path $WORK/nginx/scgi;
+	server {
+		listen 127.0.0.1:$port;
+		root $WORK/www;
+	}
+}
+EOF
+	"$NGINX" -p "$WORK/nginx" -e "$WORK/nginx.log" -c "$WORK/nginx.conf" &
+	SRV_PID=$!
+	for _ in $(seq 500); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+		kill -0 "$SRV_PID" 2>/dev/null || server_died nginx
+		sleep 0.01
+	done
+	s=$(pull_median "http://127.0.0.1:$port/blob")
+	put nginx.pull_bps "$(per_second "$BLOB_BYTES" "$s")"
+	server_stop
+}
+
+# One core's SHA-256 speed as openssl measures it, in bytes/s.
+sha256_speed() {
+	openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null |
+		awk '$1 == "sha256" { v = $2 } END { sub(/k$/, "", v);
+			printf "%.0f\n", v * 1000 }'
+}
+
+main() {
+	local t0 out
+	check_tools
+	check_space
+	WORK=$(mktemp -d /dev/shm/berth-bench.XXXXXX)
+	: >"$WORK/results"
+	machine_describe
+	put blob_bytes "$BLOB_BYTES"
+	put repos "$REPOS"
+	put tags "$TAGS"
+	put wrk_args "-t$WRK_THREADS -c$WRK_CONNECTIONS -d${WRK_SECONDS}s"
+
+	echo "bench: SHA-256 speed of one core (openssl speed)" >&2
+	put sha256_bps "$(sha256_speed)"
+
+	echo "bench: writing a $BLOB_BYTES-byte random blob" >&2
+	mkdir -p "$WORK/www"
+	openssl rand -out "$WORK/www/blob" "$BLOB_BYTES"
+	BLOB_DIGEST=$(sha256_of "$WORK/www/blob")
+	IMAGE=$(image_make)
+
+	for kind in berth registry; do
+		echo "bench: $kind: manifest GET, blob push and pull" >&2
+		blob_group "$kind"
+	done
+	echo "bench: nginx: blob pull baseline" >&2
+	nginx_pull
+
+	echo "bench: writing $REPOS repositories and $TAGS tags" >&2
+	t0=$(now)
+	out=$(python3 "$BENCH_DIR/mkstore.py" "$WORK/list" "$REPOS" "$TAGS")
+	TAGS_REPO=$(sed -n 's/^tags_repo=//p' <<<"$out")
+	LAST_REPO=$(sed -n 's/^last_before=//p' <<<"$out")
+	echo "bench: store written in $(elapsed "$t0" "$(now)") s" >&2
+	for kind in berth registry; do
+		echo "bench: $kind: catalog and tags list" >&2
+		list_group "$kind"
+	done
+
+	put load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+	put elapsed "$(printf '%.0f' "$(elapsed "$STARTED" "$(now)")")"
+	echo >&2
+	if [ -n "${BENCH_OUT:-}" ]; then
+		python3 "$BENCH_DIR/report.py" "$WORK/results" | tee "$BENCH_OUT"
+	else
+		python3 "$BENCH_DIR/report.py" "$WORK/results"
+	fi
+	if [ "${BENCH_STRICT:-0}" = 1 ]; then
+		python3 "$BENCH_DIR/report.py" --strict "$WORK/results" \
+			>/dev/null || exit 2
+	fi
+}
+
+main "$@"
