@@ -28,7 +28,8 @@ LIBOBJS := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter-out tests/unit/check.c,$(wildcard tests/unit/test_*.c)))
 BIN     := $(if $(filter 1,$(SAN)),$(BUILD)/berth,berth)
 
-.PHONY: all run test test-deps unit all-san bench clean deps
+.PHONY: all run test test-deps unit all-san bench clean deps install \
+	uninstall
 all: $(BIN)
 
 $(BIN): $(OBJS)
@@ -71,6 +72,40 @@ test: test-deps
 	@./tests/run-all.sh
 
 all-san: $(BIN) $(UNITS)
+
+# `make install PREFIX=/usr DESTDIR=/tmp/pkg` stages a package tree.  The
+# unit's ExecStart names the installed binary; /etc is left alone, the
+# example config goes with the documentation.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/berth
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL     ?= install
+
+install: $(BIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/berth
+	$(INSTALL) -m 0644 docs/man/berth.1 $(DESTDIR)$(MANDIR)/man1/berth.1
+	$(INSTALL) -m 0644 docs/man/berth-config.5 \
+		$(DESTDIR)$(MANDIR)/man5/berth-config.5
+	$(INSTALL) -m 0644 contrib/config.example.yml docs/configuration.md \
+		docs/operations.md docs/migrating.md $(DESTDIR)$(DOCDIR)
+	sed 's|/usr/bin/berth|$(BINDIR)/berth|g' contrib/systemd/berth.service \
+		>$(DESTDIR)$(UNITDIR)/berth.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/berth.service
+	$(INSTALL) -m 0644 contrib/systemd/berth.sysusers \
+		$(DESTDIR)$(SYSUSERSDIR)/berth.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/berth $(DESTDIR)$(MANDIR)/man1/berth.1 \
+		$(DESTDIR)$(MANDIR)/man5/berth-config.5 \
+		$(DESTDIR)$(UNITDIR)/berth.service \
+		$(DESTDIR)$(SYSUSERSDIR)/berth.conf
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 bench: all
 	@./bench/run.sh
