@@ -9,10 +9,13 @@
  * through http_read_body callbacks.
  */
 #include "api.h"
+#include "access.h"
 #include "config.h"
+#include "cors.h"
 #include "http.h"
 #include "log.h"
 #include "manifest.h"
+#include "proxy.h"
 #include "ref.h"
 #include "registry.h"
 #include "store.h"
@@ -28,6 +31,8 @@
 struct api {
 	const struct config *cfg;
 	struct registry *reg;
+	struct access *access;
+	struct cors *cors;
 };
 
 enum route_kind {
@@ -105,14 +110,26 @@ static char *location(struct api *api, struct http_request *req,
 		      const char *path)
 {
 	const char *host = http_header(req, "Host");
+	const char *scheme = http_is_tls(req) ? "https" : "http";
 	const char *base = api->cfg->http_host;
 	const char *prefix = api->cfg->http_prefix ? api->cfg->http_prefix : "";
 
 	if (base && *base)
 		return xasprintf("%s%s%s", base, prefix, path);
+	if (proxy_trusted(api->cfg->http_trusted_proxies,
+			  http_client_addr(req))) {
+		const char *fproto = http_header(req, "X-Forwarded-Proto");
+		const char *fhost = http_header(req, "X-Forwarded-Host");
+
+		if (fproto && (!strcmp(fproto, "https") ||
+			       !strcmp(fproto, "http")))
+			scheme = fproto;
+		if (fhost && *fhost && !strpbrk(fhost, " ,/\\\r\n"))
+			host = fhost;
+	}
 	if (api->cfg->http_relativeurls || !host)
 		return xasprintf("%s%s", prefix, path);
-	return xasprintf("http://%s%s%s", host, prefix, path);
+	return xasprintf("%s://%s%s%s", scheme, host, prefix, path);
 }
 
 static void add_location(struct api *api, struct http_request *req,
@@ -294,6 +311,41 @@ static void send_listing(struct api *api, struct http_request *req,
 	json_decref(body);
 }
 
+/*
+ * Fills page with up to n repositories after last that user may pull.
+ * The index is read a page at a time, so a user who may see little of a
+ * large registry costs more than one page; the names stay in order.
+ */
+static void visible_catalog(struct api *api, const char *user,
+			    const char *last, size_t n,
+			    struct index_page *page)
+{
+	struct index_page p;
+	char *cursor = last ? xstrdup(last) : NULL;
+
+	memset(page, 0, sizeof(*page));
+	page->names = xcalloc(n + 1, sizeof(char *));
+	for (;;) {
+		size_t i;
+
+		registry_catalog(api->reg, cursor, n, &p);
+		for (i = 0; i < p.count && page->count < n; i++)
+			if (access_may(api->access, user, p.names[i],
+				       ACCESS_PULL))
+				page->names[page->count++] =
+					xstrdup(p.names[i]);
+		free(cursor);
+		cursor = p.count ? xstrdup(p.names[p.count - 1]) : NULL;
+		page->more = i < p.count || p.more;
+		if (page->count == n || !p.more) {
+			index_page_free(&p);
+			break;
+		}
+		index_page_free(&p);
+	}
+	free(cursor);
+}
+
 static void get_catalog(struct api *api, struct http_request *req)
 {
 	struct index_page page = {0};
@@ -303,7 +355,9 @@ static void get_catalog(struct api *api, struct http_request *req)
 
 	if (!page_params(req, CATALOG_DEFAULT_PAGE, &n, &last, &empty))
 		return;
-	if (!empty)
+	if (!empty && access_enabled(api->access))
+		visible_catalog(api, http_user(req), last, n, &page);
+	else if (!empty)
 		registry_catalog(api->reg, last, n, &page);
 	send_listing(api, req,
 		     json_pack("{s:o}", "repositories", names_json(&page)),
@@ -766,6 +820,9 @@ static bool try_mount(struct api *api, struct http_request *req,
 	}
 	if (!parse_digest(req, mount, &d))
 		return true;
+	/* Mounting reads the source: without pull there, upload instead. */
+	if (!access_may(api->access, http_user(req), from, ACCESS_PULL))
+		return false;
 	if (registry_blob_mount(api->reg, r->name, from, &d, &e)) {
 		if (e.code != REG_BLOB_UNKNOWN) {
 			send_reg_error(req, &e);
@@ -955,6 +1012,60 @@ static void dispatch(struct api *api, struct http_request *req,
 	send_method_not_allowed(req);
 }
 
+static enum access_action action_of(const char *method)
+{
+	if (!is_write(method))
+		return ACCESS_PULL;
+	return strcmp(method, "DELETE") ? ACCESS_PUSH : ACCESS_DELETE;
+}
+
+/*
+ * Authenticates the request and checks the user may act on the route's
+ * repository (the registry itself for /v2/ and the catalog).  Answers
+ * 401, 403 or 429 itself and returns false when the request must stop.
+ */
+static bool authorize(struct api *api, struct http_request *req,
+		      const struct route *r, const char *method)
+{
+	const char *repo = r->kind == ROUTE_BASE || r->kind == ROUTE_CATALOG
+				   ? NULL
+				   : r->name;
+	struct http_response *res;
+	unsigned retry = 0;
+	char *user = NULL, seconds[16];
+	enum access_verdict v;
+
+	v = access_check(api->access, http_header(req, "Authorization"),
+			 http_client_addr(req), repo, action_of(method), &user,
+			 &retry);
+	http_set_user(req, user);
+	free(user);
+
+	switch (v) {
+	case ACCESS_OK:
+		return true;
+	case ACCESS_UNAUTHORIZED:
+		res = response(401);
+		http_response_header(res, "WWW-Authenticate",
+				     access_challenge(api->access));
+		send_error_with(req, res, "UNAUTHORIZED",
+				"authentication required");
+		return false;
+	case ACCESS_DENIED:
+		send_error(req, 403, "DENIED",
+			   "you may not do this to this repository");
+		return false;
+	case ACCESS_THROTTLED:
+		res = response(429);
+		snprintf(seconds, sizeof(seconds), "%u", retry);
+		http_response_header(res, "Retry-After", seconds);
+		send_error_with(req, res, "TOOMANYREQUESTS",
+				"too many failed logins; try again later");
+		return false;
+	}
+	return false;
+}
+
 /* The request's path below http.prefix, or NULL if it is not there. */
 static const char *unprefixed(struct api *api, const char *path)
 {
@@ -975,6 +1086,8 @@ void api_handle(void *arg, struct http_request *req)
 	const char *path = unprefixed(api, http_path(req));
 	struct route r;
 
+	if (cors_step(api->cors, req))
+		return;
 	if (!path || !route_parse(path, &r)) {
 		send_error(req, 404, "UNSUPPORTED",
 			   "no such endpoint in the distribution API");
@@ -982,17 +1095,20 @@ void api_handle(void *arg, struct http_request *req)
 	}
 	if (r.name[0])
 		http_set_log_note(req, r.name); /* the repository */
-	if (!admit(api, req, &r, method))
+	if (!authorize(api, req, &r, method) || !admit(api, req, &r, method))
 		return;
 	dispatch(api, req, &r, method);
 }
 
-struct api *api_new(const struct config *cfg, struct registry *reg)
+struct api *api_new(const struct config *cfg, struct registry *reg,
+		    struct access *access, struct cors *cors)
 {
 	struct api *api = xcalloc(1, sizeof(*api));
 
 	api->cfg = cfg;
 	api->reg = reg;
+	api->access = access;
+	api->cors = cors;
 	return api;
 }
 

@@ -6,14 +6,20 @@
 #ifndef BERTH_API_H
 #define BERTH_API_H
 
+struct access;
 struct config;
+struct cors;
 struct registry;
 struct http_request;
 
 struct api;
 
-/* Neither argument is owned; both must outlive the api. */
-struct api *api_new(const struct config *cfg, struct registry *reg);
+/*
+ * No argument is owned; all must outlive the api.  access decides who
+ * may do what; cors may be NULL (no cross-origin access).
+ */
+struct api *api_new(const struct config *cfg, struct registry *reg,
+		    struct access *access, struct cors *cors);
 void api_free(struct api *api);
 
 /* The http_handler_fn for every request; arg is the struct api. */

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "log.h"
 #include "store.h"
+#include "tls.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -37,6 +38,7 @@ struct http_server {
 	http_handler_fn handler;
 	void *arg;
 	const char *const *extra_headers;
+	bool tls;
 };
 
 struct http_request {
@@ -61,6 +63,8 @@ struct http_request {
 	uint64_t started_ns;
 	char client[64];
 	char *note;
+	char *user;
+	struct buf headers; /* "name\0value\0" pairs for any response */
 };
 
 struct http_response {
@@ -139,6 +143,29 @@ int64_t http_content_length(const struct http_request *req)
 const char *http_client_addr(const struct http_request *req)
 {
 	return req->client;
+}
+
+bool http_is_tls(const struct http_request *req)
+{
+	return req->srv->tls;
+}
+
+void http_set_user(struct http_request *req, const char *user)
+{
+	free(req->user);
+	req->user = user ? xstrdup(user) : NULL;
+}
+
+const char *http_user(const struct http_request *req)
+{
+	return req->user;
+}
+
+void http_add_header(struct http_request *req, const char *name,
+		     const char *value)
+{
+	buf_add(&req->headers, name, strlen(name) + 1);
+	buf_add(&req->headers, value, strlen(value) + 1);
 }
 
 void http_set_log_note(struct http_request *req, const char *note)
@@ -270,6 +297,8 @@ void http_send(struct http_request *req, struct http_response *res)
 		MHD_add_response_header(res->mhd, h[0], h[1]);
 	add_headers(res->mhd, res->headers.data,
 		    res->headers.data + res->headers.len);
+	add_headers(res->mhd, req->headers.data,
+		    req->headers.data + req->headers.len);
 
 	req->responded = true;
 	req->status = res->status;
@@ -395,9 +424,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		return;
 
 	ms = (double)(now_monotonic_ns() - req->started_ns) / 1e6;
-	log_info("access client=%s method=%s path=%s status=%d in=%llu "
-		 "out=%llu ms=%.2f%s%s%s",
-		 req->client, req->method, req->path, req->status,
+	log_info("access client=%s user=%s method=%s path=%s status=%d "
+		 "in=%llu out=%llu ms=%.2f%s%s%s",
+		 req->client, req->user ? req->user : "-", req->method,
+		 req->path, req->status,
 		 (unsigned long long)req->bytes_in,
 		 (unsigned long long)req->bytes_out, ms,
 		 req->note ? " " : "", req->note ? req->note : "",
@@ -409,6 +439,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	if (req->pending)
 		MHD_destroy_response(req->pending);
 	free(req->note);
+	free(req->user);
+	buf_free(&req->headers);
 	free(req);
 	*con_cls = NULL;
 }
@@ -516,10 +548,46 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http server says msg=\"%s\"", msg);
 }
 
+/* Fills the library's option list; returns the number of items used. */
+static size_t daemon_options(struct http_server *srv,
+			     const struct http_options *opts,
+			     struct MHD_OptionItem *o)
+{
+	size_t n = 0;
+
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
+					 (intptr_t)on_mhd_log, NULL};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET,
+					 srv->listen_fd, NULL};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+					 (intptr_t)on_completed, srv};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					 CONNECTION_MEMORY, NULL};
+	o[n++] = (struct MHD_OptionItem){
+		MHD_OPTION_CONNECTION_LIMIT,
+		opts->max_connections ? (intptr_t)opts->max_connections
+				      : 1024,
+		NULL};
+	o[n++] = (struct MHD_OptionItem){
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		opts->idle_timeout ? (intptr_t)opts->idle_timeout : 300, NULL};
+	if (opts->tls) {
+		o[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_HTTPS_PRIORITIES, 0,
+			(void *)tls_priorities(opts->tls)};
+		o[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+			tls_cert_callback()};
+	}
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	return n;
+}
+
 struct http_server *http_start(const struct http_options *opts,
 			       http_handler_fn handler, void *arg)
 {
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
+	struct MHD_OptionItem options[16];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
 			 MHD_USE_ERROR_LOG;
@@ -527,23 +595,18 @@ struct http_server *http_start(const struct http_options *opts,
 	srv->handler = handler;
 	srv->arg = arg;
 	srv->extra_headers = opts->extra_headers;
+	srv->tls = opts->tls != NULL;
+	if (srv->tls)
+		flags |= MHD_USE_TLS;
 	srv->listen_fd = listen_on(opts->addr);
 	if (srv->listen_fd == -1)
 		goto fail;
 	srv->port = bound_port(srv->listen_fd);
 
-	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_access, srv,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-		MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)(opts->max_connections ? opts->max_connections
-						 : 1024),
-		MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)(opts->idle_timeout ? opts->idle_timeout : 300),
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-		MHD_OPTION_END);
+	daemon_options(srv, opts, options);
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv,
+				       MHD_OPTION_ARRAY, options,
+				       MHD_OPTION_END);
 	if (!srv->daemon) {
 		log_error("cannot start http server addr=%s", opts->addr);
 		goto fail;

@@ -22,6 +22,7 @@ struct http_server;
 struct http_request;
 struct http_response;
 struct store_reader;
+struct tls;
 
 typedef void (*http_handler_fn)(void *arg, struct http_request *req);
 
@@ -40,6 +41,7 @@ struct http_options {
 	size_t max_connections;
 	unsigned idle_timeout;   /* seconds */
 	const char *const *extra_headers; /* name, value pairs, NULL-ended */
+	struct tls *tls;         /* serve HTTPS with it, or NULL */
 };
 
 /*
@@ -68,6 +70,18 @@ const char *http_query(const struct http_request *req, const char *name);
 /* Body length from Content-Length, or -1 when absent or chunked. */
 int64_t http_content_length(const struct http_request *req);
 const char *http_client_addr(const struct http_request *req);
+/* Whether the request came over TLS. */
+bool http_is_tls(const struct http_request *req);
+/* The user the request authenticated as (copied), for handlers and logs. */
+void http_set_user(struct http_request *req, const char *user);
+/* That user, or NULL for anonymous. */
+const char *http_user(const struct http_request *req);
+/*
+ * Adds a header to whatever response this request ends up sending, error
+ * or not (CORS headers are added this way before routing).
+ */
+void http_add_header(struct http_request *req, const char *name,
+		     const char *value);
 /* Free-form text the access log prints for this request (e.g. repo). */
 void http_set_log_note(struct http_request *req, const char *note);
 

@@ -7,8 +7,9 @@
  * then reports every change (a tag set or deleted, a repository created
  * or emptied) so the lists stay current.  All functions are thread-safe.
  *
- * Order is byte-wise (strcmp), the order the spec's `last` parameter and
- * registry:2 use.
+ * Order is byte-wise (strcmp), which the spec's `last` parameter needs.
+ * (registry:2 lists in the order of its directory walk instead, which
+ * differs only where a name continues with a byte below '/'.)
  */
 #ifndef BERTH_INDEX_H
 #define BERTH_INDEX_H

@@ -163,6 +163,8 @@ int registry_link_blob(struct registry *reg, const char *repo,
 	free(key);
 	if (err)
 		return reg_fail_store(e, err, "link blob");
+	/* registry:2 lists a repository once it holds a layer. */
+	index_add_repo(reg->index, repo);
 	return 0;
 }
 
