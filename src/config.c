@@ -1069,6 +1069,337 @@ static int parse_auth(struct config *c, const struct config_key *k,
 
 static const struct config_type type_auth = {parse_auth, NULL, SUB_PATH};
 
+/* The realm goes into a WWW-Authenticate header, so one line only. */
+static int parse_realm(struct config *c, const struct config_key *k,
+		       const struct cnode *n, char *err, size_t errlen)
+{
+	bool control = false;
+
+	for (const char *p = n->kind == CNODE_SCALAR ? n->value : ""; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			control = true;
+	if (n->kind != CNODE_SCALAR || !n->value[0] || control)
+		return bad_value(k->path, n, "a one-line, non-empty string",
+				 err, errlen);
+	store_string(c, k, xstrdup(n->value));
+	return 0;
+}
+
+static const struct config_type type_realm = {
+	parse_realm, release_string, SUB_NONE
+};
+
+/* ---- the access section ---------------------------------------------- */
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Names in access lists: users, "*" where allowed, groups. */
+enum name_kind { NAME_USER, NAME_USER_OR_ALL, NAME_GROUP, NAME_PATTERN };
+
+static bool name_ok(enum name_kind kind, const char *s)
+{
+	switch (kind) {
+	case NAME_USER_OR_ALL:
+		return !strcmp(s, "*") || htpasswd_name_valid(s);
+	case NAME_PATTERN:
+		return acl_pattern_valid(s);
+	default:
+		return htpasswd_name_valid(s);
+	}
+}
+
+static const char *const name_what[] = {
+	[NAME_USER] = "a list of user names",
+	[NAME_USER_OR_ALL] = "a list of user names or \"*\"",
+	[NAME_GROUP] = "a list of group names",
+	[NAME_PATTERN] = "a list of repository patterns such as "
+			 "\"team/*\" or \"team/**\"",
+};
+
+/*
+ * Reads a list of names into *out (NULL-terminated, always allocated).
+ * A single string is a list of one and null an empty list, as for
+ * http.headers.
+ */
+static int parse_names(const struct cnode *n, const char *path,
+		       enum name_kind kind, char ***out, char *err,
+		       size_t errlen)
+{
+	const struct cnode *const *items = (const struct cnode **)n->kids;
+	size_t count = n->kind == CNODE_LIST ? n->nkids : 0;
+
+	if (n->kind == CNODE_SCALAR) {
+		items = (const struct cnode *const *)&n;
+		count = 1;
+	} else if (n->kind == CNODE_MAP) {
+		return bad_value(path, n, name_what[kind], err, errlen);
+	}
+
+	strv_free(*out);
+	*out = xcalloc(count + 1, sizeof(**out));
+	for (size_t i = 0; i < count; i++) {
+		const struct cnode *v = items[i];
+
+		if (v->kind != CNODE_SCALAR || !name_ok(kind, v->value))
+			return bad_value(path, v, name_what[kind], err,
+					 errlen);
+		(*out)[i] = xstrdup(v->value);
+	}
+	return 0;
+}
+
+static int parse_actions(const struct cnode *n, const char *path,
+			 unsigned *out, char *err, size_t errlen)
+{
+	static const char *const words[] = {"pull", "push", "delete", NULL};
+	static const char what[] = "a list of pull, push or delete";
+	const struct cnode *const *items = (const struct cnode **)n->kids;
+	size_t count = n->kind == CNODE_LIST ? n->nkids : 0;
+
+	if (n->kind == CNODE_SCALAR) {
+		items = (const struct cnode *const *)&n;
+		count = 1;
+	}
+	*out = 0;
+	for (size_t i = 0; i < count; i++) {
+		const struct cnode *v = items[i];
+		int w = -1;
+
+		for (int j = 0; v->kind == CNODE_SCALAR && words[j]; j++)
+			if (!strcmp(v->value, words[j]))
+				w = j;
+		if (w < 0)
+			return bad_value(path, v, what, err, errlen);
+		*out |= 1u << w;
+	}
+	if (!*out)
+		return bad_value(path, n, what, err, errlen);
+	return 0;
+}
+
+/* Reads one key of a rule; anonymous rules name nobody. */
+static int parse_rule_key(struct config_access_rule *r,
+			  const struct cnode *kid, const char *path,
+			  bool anonymous, char *err, size_t errlen)
+{
+	const char *key = kid->key;
+
+	if (!strcmp(key, "repositories"))
+		return parse_names(kid, path, NAME_PATTERN, &r->repositories,
+				   err, errlen);
+	if (!strcmp(key, "actions"))
+		return parse_actions(kid, path, &r->actions, err, errlen);
+	if (!anonymous && !strcmp(key, "users"))
+		return parse_names(kid, path, NAME_USER_OR_ALL, &r->users, err,
+				   errlen);
+	if (!anonymous && !strcmp(key, "groups"))
+		return parse_names(kid, path, NAME_GROUP, &r->groups, err,
+				   errlen);
+
+	/* A mistyped key would silently change who may do what. */
+	seterr(err, errlen, "%s: unknown key; a rule has %s", path,
+	       anonymous ? "repositories and actions" :
+			   "repositories, users, groups and actions");
+	return -EINVAL;
+}
+
+static int parse_rule(struct config_access_rule *r, const struct cnode *n,
+		      const char *path, bool anonymous, char *err,
+		      size_t errlen)
+{
+	int rc = 0;
+
+	r->users = xcalloc(1, sizeof(*r->users));
+	r->groups = xcalloc(1, sizeof(*r->groups));
+	if (n->kind != CNODE_MAP)
+		return bad_value(path, n, "a mapping with repositories and "
+				 "actions", err, errlen);
+	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
+		char *kpath = xasprintf("%s.%s", path, n->kids[i]->key);
+
+		if (n->kids[i]->kind != CNODE_NULL)
+			rc = parse_rule_key(r, n->kids[i], kpath, anonymous,
+					    err, errlen);
+		free(kpath);
+	}
+	if (rc < 0)
+		return rc;
+
+	if (!r->repositories || !r->repositories[0] || !r->actions) {
+		seterr(err, errlen, "%s: a rule needs repositories and "
+		       "actions", path);
+		return -EINVAL;
+	}
+	if (!anonymous && !r->users[0] && !r->groups[0]) {
+		seterr(err, errlen, "%s: a rule needs users or groups", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void rules_free(struct config_access_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		strv_free(rules[i].repositories);
+		strv_free(rules[i].users);
+		strv_free(rules[i].groups);
+	}
+	free(rules);
+}
+
+static int parse_rules(const struct cnode *n, const char *path,
+		       bool anonymous, struct config_access_rule **out,
+		       size_t *count, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (n->kind != CNODE_LIST)
+		return bad_value(path, n, "a list of rules", err, errlen);
+	*out = xcalloc(n->nkids, sizeof(**out));
+	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
+		char *ipath = xasprintf("%s[%zu]", path, i);
+
+		rc = parse_rule(&(*out)[i], n->kids[i], ipath, anonymous, err,
+				errlen);
+		*count = i + 1;
+		free(ipath);
+	}
+	return rc;
+}
+
+static int parse_groups(struct config_access *a, const struct cnode *n,
+			char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (n->kind != CNODE_MAP)
+		return bad_value("access.groups", n, "a mapping of group "
+				 "names to lists of users", err, errlen);
+	a->groups = xcalloc(n->nkids, sizeof(*a->groups));
+	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
+		const struct cnode *kid = n->kids[i];
+		char *path = xasprintf("access.groups.%s", kid->key);
+
+		a->groups[i].name = xstrdup(kid->key);
+		a->groups_count = i + 1;
+		if (!htpasswd_name_valid(kid->key)) {
+			seterr(err, errlen, "%s: not a valid group name",
+			       path);
+			rc = -EINVAL;
+		} else {
+			rc = parse_names(kid, path, NAME_USER,
+					 &a->groups[i].members, err, errlen);
+		}
+		free(path);
+	}
+	return rc;
+}
+
+static bool group_defined(const struct config_access *a, const char *name)
+{
+	for (size_t i = 0; i < a->groups_count; i++)
+		if (!strcmp(a->groups[i].name, name))
+			return true;
+	return false;
+}
+
+/* A rule naming a group nobody defined is a typo that would deny. */
+static int check_group_refs(const struct config_access *a, char *err,
+			    size_t errlen)
+{
+	for (size_t i = 0; i < a->rules_count; i++)
+		for (char **g = a->rules[i].groups; *g; g++)
+			if (!group_defined(a, *g)) {
+				seterr(err, errlen, "access.rules[%zu].groups: "
+				       "no group \"%s\" in access.groups", i,
+				       *g);
+				return -EINVAL;
+			}
+	return 0;
+}
+
+static int parse_access_key(struct config_access *a,
+			    const struct cnode *kid, char *err,
+			    size_t errlen)
+{
+	const char *key = kid->key;
+
+	if (!strcmp(key, "admins"))
+		return parse_names(kid, "access.admins", NAME_USER, &a->admins,
+				   err, errlen);
+	if (!strcmp(key, "groups"))
+		return parse_groups(a, kid, err, errlen);
+	if (!strcmp(key, "anonymous"))
+		return parse_rules(kid, "access.anonymous", true,
+				   &a->anonymous, &a->anonymous_count, err,
+				   errlen);
+	if (!strcmp(key, "rules"))
+		return parse_rules(kid, "access.rules", false, &a->rules,
+				   &a->rules_count, err, errlen);
+	seterr(err, errlen, "access.%s: unknown key; the access section has "
+	       "admins, groups, anonymous and rules", key);
+	return -EINVAL;
+}
+
+static void release_access(struct config *c, const struct config_key *k)
+{
+	struct config_access **field = field_of(c, k);
+	struct config_access *a = *field;
+
+	if (!a)
+		return;
+	strv_free(a->admins);
+	for (size_t i = 0; i < a->groups_count; i++) {
+		free(a->groups[i].name);
+		strv_free(a->groups[i].members);
+	}
+	free(a->groups);
+	rules_free(a->anonymous, a->anonymous_count);
+	rules_free(a->rules, a->rules_count);
+	free(a);
+	*field = NULL;
+}
+
+/*
+ * berth's own section: who may pull, push and delete where.  It only
+ * means something with logins, so without auth it is refused rather
+ * than leaving a registry open that looks restricted.
+ */
+static int parse_access(struct config *c, const struct config_key *k,
+			const struct cnode *n, char *err, size_t errlen)
+{
+	struct config_access **field = field_of(c, k);
+	struct config_access *a;
+	int rc = 0;
+
+	if (!c->auth_htpasswd_path) {
+		seterr(err, errlen, "%s: needs auth.htpasswd; without auth "
+		       "every request is allowed", k->path);
+		return -EINVAL;
+	}
+	if (n->kind != CNODE_MAP)
+		return bad_value(k->path, n, "a mapping", err, errlen);
+
+	release_access(c, k);
+	a = *field = xcalloc(1, sizeof(*a));
+	a->admins = xcalloc(1, sizeof(*a->admins));
+	for (size_t i = 0; i < n->nkids && rc == 0; i++)
+		if (n->kids[i]->kind != CNODE_NULL)
+			rc = parse_access_key(a, n->kids[i], err, errlen);
+	if (rc == 0)
+		rc = check_group_refs(a, err, errlen);
+	return rc;
+}
+
+static const struct config_type type_access = {
+	parse_access, release_access, SUB_PATH
+};
+
 /* ---- storage drivers ------------------------------------------------- */
 
 /* Keys of the storage section that configure storage, not a driver. */
@@ -1207,6 +1538,9 @@ static const struct config_key config_keys[] = {
 	NOKEY("storage.tag", type_ignore, NULL),
 
 	NOKEY("auth", type_auth, NULL),
+	KEY("auth.htpasswd.realm", type_realm, auth_htpasswd_realm, NULL),
+	KEY("auth.htpasswd.path", type_nonempty, auth_htpasswd_path, NULL),
+	{"access", &type_access, FIELD(access), 0, NULL, NULL},
 	NOKEY("health", type_ignore, NULL),
 	NOKEY("validation", type_ignore, NULL),
 	NOKEY("compatibility", type_ignore, NULL),

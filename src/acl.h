@@ -1,0 +1,42 @@
+/*
+ * acl.h - repository permissions: who may pull, push or delete where.
+ *
+ * The rules come from the access section of the configuration (struct
+ * config_access).  Repository patterns are matched per path component:
+ * '*' stands for any run of characters inside one component, and a
+ * component "**" for any number of components, none included: "team"
+ * followed by a "**" component covers "team", "team/app" and
+ * "team/app/db".
+ */
+#ifndef BERTH_ACL_H
+#define BERTH_ACL_H
+
+#include "config.h"
+
+#include <stdbool.h>
+
+/* Longest pattern, the longest repository name berth accepts. */
+#define ACL_PATTERN_MAX 255
+
+/*
+ * True if pattern is usable: 1 to ACL_PATTERN_MAX bytes of components
+ * separated by single '/', each made of lower-case letters, digits,
+ * '.', '_', '-' and '*', with "**" only as a whole component.
+ */
+bool acl_pattern_valid(const char *pattern);
+
+/* True if repo (a repository name) matches pattern. */
+bool acl_match(const char *pattern, const char *repo);
+
+/*
+ * Decides whether user (NULL for anonymous) may perform the actions in
+ * action (enum config_action bits, all of them needed) on repo.  A NULL
+ * repo is the registry itself (/v2/, the catalog): every logged-in user
+ * may see it, and anonymous users if any anonymous rule allows pulling.
+ * A NULL policy lets every logged-in user do everything and anonymous
+ * users nothing.
+ */
+bool acl_allows(const struct config_access *policy, const char *user,
+		const char *repo, unsigned action);
+
+#endif
