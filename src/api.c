@@ -54,6 +54,12 @@ struct route {
 	char arg[DIGEST_MAX_STR + 1]; /* reference, digest or upload id */
 };
 
+/* The rules in force; a reload may swap them while requests run. */
+static struct access *access_of(struct api *api)
+{
+	return __atomic_load_n(&api->access, __ATOMIC_ACQUIRE);
+}
+
 /* ---- responses ---- */
 
 static struct http_response *response(int status)
@@ -330,7 +336,7 @@ static void visible_catalog(struct api *api, const char *user,
 
 		registry_catalog(api->reg, cursor, n, &p);
 		for (i = 0; i < p.count && page->count < n; i++)
-			if (access_may(api->access, user, p.names[i],
+			if (access_may(access_of(api), user, p.names[i],
 				       ACCESS_PULL))
 				page->names[page->count++] =
 					xstrdup(p.names[i]);
@@ -355,7 +361,7 @@ static void get_catalog(struct api *api, struct http_request *req)
 
 	if (!page_params(req, CATALOG_DEFAULT_PAGE, &n, &last, &empty))
 		return;
-	if (!empty && access_enabled(api->access))
+	if (!empty && access_enabled(access_of(api)))
 		visible_catalog(api, http_user(req), last, n, &page);
 	else if (!empty)
 		registry_catalog(api->reg, last, n, &page);
@@ -821,7 +827,7 @@ static bool try_mount(struct api *api, struct http_request *req,
 	if (!parse_digest(req, mount, &d))
 		return true;
 	/* Mounting reads the source: without pull there, upload instead. */
-	if (!access_may(api->access, http_user(req), from, ACCESS_PULL))
+	if (!access_may(access_of(api), http_user(req), from, ACCESS_PULL))
 		return false;
 	if (registry_blob_mount(api->reg, r->name, from, &d, &e)) {
 		if (e.code != REG_BLOB_UNKNOWN) {
@@ -1035,7 +1041,7 @@ static bool authorize(struct api *api, struct http_request *req,
 	char *user = NULL, seconds[16];
 	enum access_verdict v;
 
-	v = access_check(api->access, http_header(req, "Authorization"),
+	v = access_check(access_of(api), http_header(req, "Authorization"),
 			 http_client_addr(req), repo, action_of(method), &user,
 			 &retry);
 	http_set_user(req, user);
@@ -1047,7 +1053,7 @@ static bool authorize(struct api *api, struct http_request *req,
 	case ACCESS_UNAUTHORIZED:
 		res = response(401);
 		http_response_header(res, "WWW-Authenticate",
-				     access_challenge(api->access));
+				     access_challenge(access_of(api)));
 		send_error_with(req, res, "UNAUTHORIZED",
 				"authentication required");
 		return false;
@@ -1086,7 +1092,7 @@ void api_handle(void *arg, struct http_request *req)
 	const char *path = unprefixed(api, http_path(req));
 	struct route r;
 
-	if (cors_step(api->cors, req))
+	if (cors_step(__atomic_load_n(&api->cors, __ATOMIC_ACQUIRE), req))
 		return;
 	if (!path || !route_parse(path, &r)) {
 		send_error(req, 404, "UNSUPPORTED",
@@ -1110,6 +1116,12 @@ struct api *api_new(const struct config *cfg, struct registry *reg,
 	api->access = access;
 	api->cors = cors;
 	return api;
+}
+
+void api_swap(struct api *api, struct access **access, struct cors **cors)
+{
+	*access = __atomic_exchange_n(&api->access, *access, __ATOMIC_ACQ_REL);
+	*cors = __atomic_exchange_n(&api->cors, *cors, __ATOMIC_ACQ_REL);
 }
 
 void api_free(struct api *api)

@@ -22,6 +22,14 @@ struct api *api_new(const struct config *cfg, struct registry *reg,
 		    struct access *access, struct cors *cors);
 void api_free(struct api *api);
 
+/*
+ * Puts new access rules and CORS origins in force for requests that
+ * start from now on.  The old ones are returned through the pointers:
+ * requests in flight may still use them, so the caller keeps them until
+ * the server has stopped.
+ */
+void api_swap(struct api *api, struct access **access, struct cors **cors);
+
 /* The http_handler_fn for every request; arg is the struct api. */
 void api_handle(void *arg, struct http_request *req);
 

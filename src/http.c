@@ -39,6 +39,8 @@ struct http_server {
 	void *arg;
 	const char *const *extra_headers;
 	bool tls;
+	bool quiesced;
+	unsigned inflight; /* atomic */
 };
 
 struct http_request {
@@ -338,6 +340,7 @@ static struct http_request *request_new(struct http_server *srv,
 	req->method = method;
 	req->path = url;
 	req->started_ns = now_monotonic_ns();
+	__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
 
 	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (info && info->client_addr) {
@@ -436,6 +439,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 
 	if (req->on_free)
 		req->on_free(req->ctx);
+	__atomic_sub_fetch(&req->srv->inflight, 1, __ATOMIC_RELAXED);
 	if (req->pending)
 		MHD_destroy_response(req->pending);
 	free(req->note);
@@ -590,7 +594,7 @@ struct http_server *http_start(const struct http_options *opts,
 	struct MHD_OptionItem options[16];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-			 MHD_USE_ERROR_LOG;
+			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
 
 	srv->handler = handler;
 	srv->arg = arg;
@@ -625,16 +629,31 @@ uint16_t http_port(const struct http_server *srv)
 	return srv->port;
 }
 
+void http_quiesce(struct http_server *srv)
+{
+	int fd;
+
+	if (srv->quiesced)
+		return;
+	srv->quiesced = true;
+
+	/* Taking the listening socket back stops new connections and
+	 * leaves its closing to us, whatever the library version does. */
+	fd = MHD_quiesce_daemon(srv->daemon);
+	if (fd != -1)
+		close(fd);
+}
+
+unsigned http_inflight(const struct http_server *srv)
+{
+	return __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED);
+}
+
 void http_stop(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	/* Taking the listening socket back first stops new connections and
-	 * leaves its closing to us, whatever the library version does. */
-	int fd = MHD_quiesce_daemon(srv->daemon);
-
+	http_quiesce(srv);
 	MHD_stop_daemon(srv->daemon);
-	if (fd != -1)
-		close(fd);
 	free(srv);
 }

@@ -52,6 +52,10 @@ struct http_server *http_start(const struct http_options *opts,
 			       http_handler_fn handler, void *arg);
 /* The port actually bound (useful with port 0). */
 uint16_t http_port(const struct http_server *srv);
+/* Stops accepting new connections; requests in flight go on. */
+void http_quiesce(struct http_server *srv);
+/* Requests that have begun and not yet finished. */
+unsigned http_inflight(const struct http_server *srv);
 /* Stops accepting, ends open connections and frees the server. */
 void http_stop(struct http_server *srv);
 

@@ -1,8 +1,12 @@
 /*
- * main.c - the berth command: serve, version and help.
+ * main.c - the berth command: serve, user, version and help.
  *
  * `berth serve [config.yml]` loads the settings, opens the store, builds
- * the registry and serves until SIGTERM or SIGINT.
+ * the registry and serves until SIGTERM or SIGINT, then stops accepting
+ * and lets requests in flight finish within http.draintimeout.  SIGHUP
+ * reloads what can change safely: users and permissions, CORS origins,
+ * certificates and the log level.  Under systemd it reports readiness,
+ * stopping and watchdog pings.
  */
 #include "access.h"
 #include "api.h"
@@ -16,10 +20,37 @@
 #include "tls.h"
 #include "usercmd.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Objects a reload replaced; requests may still hold them. */
+struct retired {
+	struct retired *next;
+	struct config *cfg;
+	struct access *access;
+	struct cors *cors;
+};
+
+struct server {
+	const char *config_path;
+	struct config *cfg;
+	struct store *store;
+	struct registry *reg;
+	struct access *access;
+	struct cors *cors;
+	struct tls *tls;
+	struct api *api;
+	struct http_server *http;
+	struct purger *purger;
+	const char **headers;
+	struct retired *retired;
+};
 
 static void usage(FILE *out)
 {
@@ -33,7 +64,9 @@ static void usage(FILE *out)
 		"  help                 show this text\n"
 		"  --version            print berth's version\n"
 		"\n"
-		"Without a file, REGISTRY_CONFIGURATION_PATH names one.\n");
+		"Without a file, REGISTRY_CONFIGURATION_PATH names one.\n"
+		"Signals: TERM drains and stops, HUP reloads users, access\n"
+		"rules, CORS origins, certificates and the log level.\n");
 }
 
 /*
@@ -80,103 +113,229 @@ static bool open_tls(const struct config *cfg, struct tls **out)
 	return *out != NULL;
 }
 
-static int wait_for_signal(void)
-{
-	sigset_t set;
-	int sig = 0;
+static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigwait(&set, &sig);
-	return sig;
+static void block_signals(sigset_t *set)
+{
+	/* Blocked before any thread starts, so only the main loop sees
+	 * them, through sigtimedwait. */
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaddset(set, signals[i]);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
-static void block_signals(void)
+static int server_open(struct server *s)
 {
-	sigset_t set;
+	struct http_options opts = {0};
+	char err[512];
+	int e;
 
-	/* Blocked before any thread starts, so only sigwait sees them. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	e = store_fs_open(s->cfg->fs_rootdirectory, &s->store);
+	if (e) {
+		log_error("cannot open storage root=%s err=\"%s\"",
+			  s->cfg->fs_rootdirectory, store_strerror(e));
+		return -1;
+	}
+	s->access = access_open(s->cfg, err, sizeof(err));
+	if (!s->access) {
+		log_error("cannot set up logins reason=\"%s\"", err);
+		return -1;
+	}
+	if (!open_tls(s->cfg, &s->tls))
+		return -1;
+	s->reg = registry_open(s->cfg, s->store);
+	if (!s->reg)
+		return -1;
+	s->cors = cors_new(s->cfg);
+	s->api = api_new(s->cfg, s->reg, s->access, s->cors);
+
+	s->headers = extra_headers(s->cfg);
+	opts.addr = s->cfg->http_addr;
+	opts.extra_headers = s->headers;
+	opts.tls = s->tls;
+	s->http = http_start(&opts, api_handle, s->api);
+	if (!s->http)
+		return -1;
+
+	if (s->cfg->uploadpurging_enabled && !s->cfg->readonly)
+		s->purger = purge_start(s->store, s->cfg->uploadpurging_age,
+					s->cfg->uploadpurging_interval,
+					s->cfg->uploadpurging_dryrun);
+	return 0;
+}
+
+/* Names settings that changed but only take effect after a restart. */
+static void warn_restart_needed(const struct config *old,
+				const struct config *new)
+{
+	static const struct {
+		const char *key;
+		size_t offset;
+	} fixed[] = {
+		{"http.addr", offsetof(struct config, http_addr)},
+		{"http.host", offsetof(struct config, http_host)},
+		{"http.prefix", offsetof(struct config, http_prefix)},
+		{"http.tls.certificate",
+		 offsetof(struct config, http_tls_certificate)},
+		{"http.tls.key", offsetof(struct config, http_tls_key)},
+		{"storage.filesystem.rootdirectory",
+		 offsetof(struct config, fs_rootdirectory)},
+	};
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		const char *a = *(char **)((char *)old + fixed[i].offset);
+		const char *b = *(char **)((char *)new + fixed[i].offset);
+
+		if (strcmp(a ? a : "", b ? b : "") != 0)
+			log_warn("reload cannot change this setting, restart "
+				 "to apply key=%s", fixed[i].key);
+	}
+	if (old->delete_enabled != new->delete_enabled ||
+	    old->readonly != new->readonly)
+		log_warn("reload cannot change storage policies, restart to "
+			 "apply key=storage");
+}
+
+/* SIGHUP: re-reads the configuration and applies what can change. */
+static void server_reload(struct server *s)
+{
+	struct retired *r;
+	struct config *cfg;
+	struct access *access;
+	struct cors *cors;
+	char err[512];
+
+	cfg = config_load(s->config_path, err, sizeof(err));
+	if (!cfg) {
+		log_error("reload refused, configuration kept reason=\"%s\"",
+			  err);
+		return;
+	}
+	access = access_open(cfg, err, sizeof(err));
+	if (!access) {
+		log_error("reload refused, logins kept reason=\"%s\"", err);
+		config_free(cfg);
+		return;
+	}
+
+	if (cfg->log_level != (int)log_threshold) {
+		log_threshold = (enum log_level)cfg->log_level;
+		log_warn("reload changed the log level level=%d",
+			 cfg->log_level);
+	}
+	warn_restart_needed(s->cfg, cfg);
+	cors = cors_new(cfg);
+	api_swap(s->api, &access, &cors);
+	if (s->tls)
+		tls_refresh(s->tls, true);
+
+	r = xcalloc(1, sizeof(*r));
+	r->cfg = cfg;
+	r->access = access;
+	r->cors = cors;
+	r->next = s->retired;
+	s->retired = r;
+	log_info("reload done: users, access rules, CORS origins and "
+		 "certificates are current");
+}
+
+/* Waits for requests in flight, at most the drain timeout. */
+static void server_drain(struct server *s)
+{
+	uint64_t deadline = now_monotonic_ns() +
+			    (uint64_t)s->cfg->http_draintimeout * 1000000000u;
+	struct timespec pause = {0, 50 * 1000 * 1000};
+
+	http_quiesce(s->http);
+	while (http_inflight(s->http) && now_monotonic_ns() < deadline)
+		nanosleep(&pause, NULL);
+	if (http_inflight(s->http))
+		log_warn("drain timeout reached, closing requests=%u",
+			 http_inflight(s->http));
+}
+
+static void server_close(struct server *s)
+{
+	purge_stop(s->purger);
+	http_stop(s->http);
+	api_free(s->api);
+	registry_close(s->reg);
+	tls_close(s->tls);
+	cors_free(s->cors);
+	access_close(s->access);
+	while (s->retired) {
+		struct retired *r = s->retired;
+
+		s->retired = r->next;
+		cors_free(r->cors);
+		access_close(r->access);
+		config_free(r->cfg);
+		free(r);
+	}
+	if (s->store)
+		s->store->ops->close(s->store);
+	free(s->headers);
+	config_free(s->cfg);
+}
+
+/* Serves until TERM or INT, reloading on HUP, pinging any watchdog. */
+static void server_run(struct server *s, const sigset_t *set)
+{
+	uint64_t watchdog_us = 0;
+	struct timespec wait = {3600, 0};
+	int sig;
+
+	if (sd_watchdog_enabled(0, &watchdog_us) > 0 && watchdog_us) {
+		wait.tv_sec = (time_t)(watchdog_us / 2 / 1000000);
+		wait.tv_nsec = (long)(watchdog_us / 2 % 1000000) * 1000;
+	}
+	sd_notify(0, "READY=1");
+
+	for (;;) {
+		sig = sigtimedwait(set, NULL, &wait);
+		if (sig == -1) {
+			if (watchdog_us)
+				sd_notify(0, "WATCHDOG=1");
+			continue;
+		}
+		if (sig != SIGHUP)
+			break;
+		sd_notify(0, "RELOADING=1");
+		server_reload(s);
+		sd_notify(0, "READY=1");
+	}
+	log_info("stopping signal=%d inflight=%u", sig, http_inflight(s->http));
+	sd_notify(0, "STOPPING=1");
+	server_drain(s);
 }
 
 static int serve(const char *path)
 {
-	struct http_options opts = {0};
-	struct http_server *srv = NULL;
-	struct purger *purger = NULL;
-	struct registry *reg = NULL;
-	struct store *st = NULL;
-	struct config *cfg;
-	struct api *api = NULL;
-	struct access *access = NULL;
-	struct cors *cors = NULL;
-	struct tls *tls = NULL;
-	const char **headers = NULL;
+	struct server s = {0};
+	sigset_t set;
 	char err[512];
-	int rc = 1, e, sig;
+	int rc = 1;
 
-	cfg = config_load(path, err, sizeof(err));
-	if (!cfg) {
+	s.config_path = path;
+	s.cfg = config_load(path, err, sizeof(err));
+	if (!s.cfg) {
 		fprintf(stderr, "berth: configuration error: %s\n", err);
 		return 1;
 	}
-	log_threshold = (enum log_level)cfg->log_level;
-	block_signals();
+	log_threshold = (enum log_level)s.cfg->log_level;
+	block_signals(&set);
 
-	e = store_fs_open(cfg->fs_rootdirectory, &st);
-	if (e) {
-		log_error("cannot open storage root=%s err=\"%s\"",
-			  cfg->fs_rootdirectory, store_strerror(e));
-		goto out;
+	if (server_open(&s) == 0) {
+		log_info("berth serving version=%s addr=%s port=%u tls=%d "
+			 "root=%s",
+			 BERTH_VERSION, s.cfg->http_addr, http_port(s.http),
+			 s.tls != NULL, s.cfg->fs_rootdirectory);
+		server_run(&s, &set);
+		rc = 0;
 	}
-	access = access_open(cfg, err, sizeof(err));
-	if (!access) {
-		log_error("cannot set up logins reason=\"%s\"", err);
-		goto out;
-	}
-	if (!open_tls(cfg, &tls))
-		goto out;
-	reg = registry_open(cfg, st);
-	if (!reg)
-		goto out;
-	cors = cors_new(cfg);
-	api = api_new(cfg, reg, access, cors);
-
-	headers = extra_headers(cfg);
-	opts.addr = cfg->http_addr;
-	opts.extra_headers = headers;
-	opts.tls = tls;
-	srv = http_start(&opts, api_handle, api);
-	if (!srv)
-		goto out;
-	if (cfg->uploadpurging_enabled && !cfg->readonly)
-		purger = purge_start(st, cfg->uploadpurging_age,
-				     cfg->uploadpurging_interval,
-				     cfg->uploadpurging_dryrun);
-	log_info("berth serving version=%s addr=%s port=%u tls=%d root=%s",
-		 BERTH_VERSION, cfg->http_addr, http_port(srv), tls != NULL,
-		 cfg->fs_rootdirectory);
-
-	sig = wait_for_signal();
-	log_info("stopping signal=%d", sig);
-	rc = 0;
-out:
-	purge_stop(purger);
-	http_stop(srv);
-	api_free(api);
-	cors_free(cors);
-	registry_close(reg);
-	tls_close(tls);
-	access_close(access);
-	if (st)
-		st->ops->close(st);
-	free(headers);
-	config_free(cfg);
+	server_close(&s);
 	return rc;
 }
 
