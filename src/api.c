@@ -16,6 +16,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "proxy.h"
+#include "ratelimit.h"
 #include "ref.h"
 #include "registry.h"
 #include "store.h"
@@ -33,6 +34,7 @@ struct api {
 	struct registry *reg;
 	struct access *access;
 	struct cors *cors;
+	struct ratelimit *ratelimit; /* NULL: no limit */
 };
 
 enum route_kind {
@@ -1072,6 +1074,23 @@ static bool authorize(struct api *api, struct http_request *req,
 	return false;
 }
 
+/* Answers 429 for a client over its request rate. */
+static bool within_rate(struct api *api, struct http_request *req)
+{
+	struct http_response *res;
+	unsigned retry = 1;
+	char seconds[16];
+
+	if (ratelimit_take(api->ratelimit, http_client_addr(req), &retry))
+		return true;
+	res = response(429);
+	snprintf(seconds, sizeof(seconds), "%u", retry);
+	http_response_header(res, "Retry-After", seconds);
+	send_error_with(req, res, "TOOMANYREQUESTS",
+			"too many requests from this client; slow down");
+	return false;
+}
+
 /* The request's path below http.prefix, or NULL if it is not there. */
 static const char *unprefixed(struct api *api, const char *path)
 {
@@ -1094,6 +1113,8 @@ void api_handle(void *arg, struct http_request *req)
 
 	if (cors_step(__atomic_load_n(&api->cors, __ATOMIC_ACQUIRE), req))
 		return;
+	if (!within_rate(api, req))
+		return;
 	if (!path || !route_parse(path, &r)) {
 		send_error(req, 404, "UNSUPPORTED",
 			   "no such endpoint in the distribution API");
@@ -1115,6 +1136,7 @@ struct api *api_new(const struct config *cfg, struct registry *reg,
 	api->reg = reg;
 	api->access = access;
 	api->cors = cors;
+	api->ratelimit = ratelimit_new(cfg->http_rate, cfg->http_burst);
 	return api;
 }
 
@@ -1126,5 +1148,8 @@ void api_swap(struct api *api, struct access **access, struct cors **cors)
 
 void api_free(struct api *api)
 {
+	if (!api)
+		return;
+	ratelimit_free(api->ratelimit);
 	free(api);
 }

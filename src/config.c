@@ -1459,6 +1459,8 @@ static const struct config_type type_driver = {
 static const char *const log_formatters[] = {"text", "json", "logfmt", NULL};
 static const char *const tls_versions[] = {"tls1.2", "tls1.3", NULL};
 static const struct int_range maxthreads_range = {25, INT_MAX};
+static const struct int_range connections_range = {1, 100000};
+static const struct int_range rate_range = {0, 1000000};
 static const int positive = 1;
 
 #define FIELD(f) offsetof(struct config, f)
@@ -1511,6 +1513,15 @@ static const struct config_key config_keys[] = {
 	      "uacme renew the files, berth reloads them when they change"),
 	KEY("http.cors.origins", type_strlist, http_cors_origins, NULL),
 	KEY("http.trustedproxies", type_strlist, http_trusted_proxies, NULL),
+	KEY_ARG("http.limits.connections", type_int, http_max_connections,
+		"1024", &connections_range),
+	KEY_ARG("http.limits.connectionsperclient", type_int,
+		http_max_client_connections, "64", &connections_range),
+	KEY("http.limits.idletimeout", type_duration, http_idle_timeout,
+	    "60s"),
+	KEY_ARG("http.ratelimit.rate", type_int, http_rate, "0", &rate_range),
+	KEY_ARG("http.ratelimit.burst", type_int, http_burst, "100",
+		&rate_range),
 
 	KEY("storage.filesystem.rootdirectory", type_nonempty,
 	    fs_rootdirectory, "/var/lib/registry"),

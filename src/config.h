@@ -69,6 +69,11 @@ struct config {
 	char *http_tls_minimum;     /* "tls1.2" or "tls1.3" */
 	char **http_cors_origins;   /* exact allowed origins, or NULL */
 	char **http_trusted_proxies; /* addresses or CIDRs, or NULL */
+	int http_max_connections;   /* http.limits.connections */
+	int http_max_client_connections; /* ...connectionsperclient */
+	int64_t http_idle_timeout;  /* seconds a connection may sit idle */
+	int http_rate;              /* requests/s per client, 0 = no limit */
+	int http_burst;             /* requests a client may bunch up */
 	char *http_prefix;       /* "" or "/path", no trailing '/' */
 	int64_t http_draintimeout;         /* seconds, 0 = none */
 	char *http_debug_addr;   /* "" when the debug server is off */

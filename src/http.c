@@ -572,6 +572,10 @@ static size_t daemon_options(struct http_server *srv,
 		opts->max_connections ? (intptr_t)opts->max_connections
 				      : 1024,
 		NULL};
+	if (opts->max_client_connections)
+		o[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			(intptr_t)opts->max_client_connections, NULL};
 	o[n++] = (struct MHD_OptionItem){
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->idle_timeout ? (intptr_t)opts->idle_timeout : 300, NULL};

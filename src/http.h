@@ -39,6 +39,7 @@ typedef void (*http_free_fn)(void *ctx);
 struct http_options {
 	const char *addr;        /* "host:port", ":port" or "[v6]:port" */
 	size_t max_connections;
+	size_t max_client_connections; /* per client address */
 	unsigned idle_timeout;   /* seconds */
 	const char *const *extra_headers; /* name, value pairs, NULL-ended */
 	struct tls *tls;         /* serve HTTPS with it, or NULL */

@@ -155,6 +155,10 @@ static int server_open(struct server *s)
 	opts.addr = s->cfg->http_addr;
 	opts.extra_headers = s->headers;
 	opts.tls = s->tls;
+	opts.max_connections = (size_t)s->cfg->http_max_connections;
+	opts.max_client_connections =
+		(size_t)s->cfg->http_max_client_connections;
+	opts.idle_timeout = (unsigned)s->cfg->http_idle_timeout;
 	s->http = http_start(&opts, api_handle, s->api);
 	if (!s->http)
 		return -1;
