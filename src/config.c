@@ -1458,6 +1458,8 @@ static const struct config_type type_driver = {
 
 static const char *const log_formatters[] = {"text", "json", "logfmt", NULL};
 static const char *const tls_versions[] = {"tls1.2", "tls1.3", NULL};
+static const char *const ui_delete_choices[] = {"auto", "true", "false",
+						NULL};
 static const struct int_range maxthreads_range = {25, INT_MAX};
 static const struct int_range connections_range = {1, 100000};
 static const struct int_range rate_range = {0, 1000000};
@@ -1562,6 +1564,13 @@ static const struct config_key config_keys[] = {
 	NOKEY("reporting", type_unsupported, NULL),
 	NOKEY("catalog", type_unsupported, NULL),
 	NOKEY("policy", type_unsupported, NULL),
+
+	KEY("ui.enabled", type_bool, ui_enabled, "true"),
+	KEY("ui.title", type_string, ui_title, ""),
+	KEY("title", type_string, ui_registry_title, ""),
+	KEY_ARG("ui.delete", type_choice, ui_delete, "auto",
+		ui_delete_choices),
+	KEY("ui.pullhost", type_string, ui_pullhost, ""),
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

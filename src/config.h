@@ -94,6 +94,15 @@ struct config {
 	char *auth_htpasswd_realm;
 	char *auth_htpasswd_path;
 	struct config_access *access;      /* NULL without a section */
+
+	/* The web UI.  ui_registry_title is the top-level "title" key,
+	 * there so that REGISTRY_TITLE works as in Joxit's UI. */
+	bool ui_enabled;          /* ui.enabled, default true */
+	char *ui_title;           /* "" means ui_registry_title, then "berth" */
+	char *ui_registry_title;  /* "" when unset */
+	char *ui_delete;          /* "auto" (storage.delete.enabled), "true"
+				   * or "false" */
+	char *ui_pullhost;        /* host[:port] in pull commands, or "" */
 };
 
 /*
