@@ -85,6 +85,7 @@ BERTH=./berth run_suite blackbox "" "$BLACKBOX_LIMIT" \
 	python3 tests/blackbox/run.py
 BERTH=./berth run_suite clients "" "$CLIENTS_LIMIT" \
 	tests/clients/run.sh
+run_suite install "" 300 tests/install/test_install.sh
 
 # The black-box suite reads berth's stderr for sanitizer reports and
 # fails the test during which one appeared, so reports stay on stderr.
