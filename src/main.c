@@ -231,6 +231,9 @@ static void server_reload(struct server *s)
 	}
 	warn_restart_needed(s->cfg, cfg);
 	cors = cors_new(cfg);
+	s->access = access;
+	s->cors = cors;
+	/* From here on access and cors are the old ones, to retire. */
 	api_swap(s->api, &access, &cors);
 	if (s->tls)
 		tls_refresh(s->tls, true);
