@@ -161,28 +161,51 @@ static bool rule_names(const struct config_access *policy,
 	return false;
 }
 
-static bool rule_covers(const struct config_access_rule *r,
-			const char *repo, unsigned action)
+static bool rule_matches(const struct config_access_rule *r,
+			 const char *repo)
 {
-	if ((r->actions & action) != action)
-		return false;
 	for (char **p = r->repositories; *p; p++)
 		if (acl_match(*p, repo))
 			return true;
 	return false;
 }
 
-static bool anonymous_allows(const struct config_access *policy,
-			     const char *repo, unsigned action)
+/* Whether some anonymous rule lets anyone pull something. */
+static bool anonymous_pulls(const struct config_access *policy)
 {
-	for (size_t i = 0; i < policy->anonymous_count; i++) {
-		const struct config_access_rule *r = &policy->anonymous[i];
-
-		if (repo ? rule_covers(r, repo, action) :
-			   (r->actions & CONFIG_ACTION_PULL) != 0)
+	for (size_t i = 0; i < policy->anonymous_count; i++)
+		if (policy->anonymous[i].actions & CONFIG_ACTION_PULL)
 			return true;
-	}
 	return false;
+}
+
+/*
+ * The actions user (NULL for anonymous) may perform on repo: the union
+ * over every rule that applies, so pull from one rule and push from
+ * another add up to both.  Anonymous rules apply to everyone.
+ */
+static unsigned granted(const struct config_access *policy,
+			const char *user, const char *repo)
+{
+	unsigned bits = 0;
+
+	for (size_t i = 0; i < policy->anonymous_count; i++)
+		if (rule_matches(&policy->anonymous[i], repo))
+			bits |= policy->anonymous[i].actions;
+	if (!user)
+		return bits;
+	if (in_list(policy->admins, user))
+		return CONFIG_ACTION_PULL | CONFIG_ACTION_PUSH |
+		       CONFIG_ACTION_DELETE;
+
+	for (size_t i = 0; i < policy->rules_count; i++) {
+		const struct config_access_rule *r = &policy->rules[i];
+
+		if ((r->actions & ~bits) && rule_names(policy, r, user) &&
+		    rule_matches(r, repo))
+			bits |= r->actions;
+	}
+	return bits;
 }
 
 bool acl_allows(const struct config_access *policy, const char *user,
@@ -190,18 +213,7 @@ bool acl_allows(const struct config_access *policy, const char *user,
 {
 	if (!policy)
 		return user != NULL;
-	if (anonymous_allows(policy, repo, action))
-		return true;
-	if (!user)
-		return false;
-	if (!repo || in_list(policy->admins, user))
-		return true;
-
-	for (size_t i = 0; i < policy->rules_count; i++) {
-		const struct config_access_rule *r = &policy->rules[i];
-
-		if (rule_covers(r, repo, action) && rule_names(policy, r, user))
-			return true;
-	}
-	return false;
+	if (!repo)
+		return user != NULL || anonymous_pulls(policy);
+	return (granted(policy, user, repo) & action) == action;
 }

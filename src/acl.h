@@ -30,7 +30,9 @@ bool acl_match(const char *pattern, const char *repo);
 
 /*
  * Decides whether user (NULL for anonymous) may perform the actions in
- * action (enum config_action bits, all of them needed) on repo.  A NULL
+ * action (enum config_action bits) on repo.  All of them are needed, and
+ * they add up across rules: pull from one and push from another allow
+ * both.  Anonymous rules apply to logged-in users too.  A NULL
  * repo is the registry itself (/v2/, the catalog): every logged-in user
  * may see it, and anonymous users if any anonymous rule allows pulling.
  * A NULL policy lets every logged-in user do everything and anonymous
