@@ -60,10 +60,13 @@ class Table:
             ok = "yes" if good else "**NO**"
         self.rows.append((name, b, d, fmt_ratio(ratio), target, ok))
 
-    def rate(self, name, key, unit, target, need, scale=1.0, digits="%.0f"):
+    def rate(self, name, key, unit, target, need, scale=1.0, digits="%.0f",
+             compare=True):
+        """COMPARE False for a condition measured beside each server,
+        where a ratio would mean nothing."""
         b = num(self.res, "berth." + key)
         d = num(self.res, "registry." + key)
-        ratio = b / d if b and d else None
+        ratio = b / d if b and d and compare else None
         show = (lambda v: "-" if v is None else
                 (digits % (v / scale)) + " " + unit)
         self.add(name, show(b), show(d), ratio, target, need)
@@ -91,6 +94,15 @@ class Table:
         self.add("%s (%s %.2f GB/s)" % (name, base_name, base / GB),
                  pct(b), pct(d), ratio, target, need)
 
+    def relative(self, name, key, base):
+        """Each server's KEY as a share of its own BASE figure."""
+        cells = []
+        for who in ("berth", "registry"):
+            v, b = num(self.res, who + "." + key), num(self.res,
+                                                       who + "." + base)
+            cells.append("%.0f%%" % (100 * v / b) if v and b else "-")
+        self.add(name, cells[0], cells[1], None, "-", None)
+
     def print(self, out):
         head = ("workload", "berth", "docker-registry",
                 "berth advantage", "target", "met?")
@@ -114,6 +126,17 @@ def machine(res, out):
                res.get("python_version")))
     out.write("Run: %s, %s s in all.\n\n" %
               (res.get("date"), res.get("elapsed")))
+    try:
+        busy = max(float(res.get(k, "0").split()[0])
+                   for k in ("load_start", "load_end"))
+        cpus = int(res.get("nproc", "1"))
+    except ValueError:
+        busy, cpus = 0, 1
+    if busy >= cpus / 2:
+        out.write("**Other work competed for the CPUs during this run "
+                  "(load average %.2f on %d CPUs): the figures are "
+                  "noisy; rerun on an idle machine to keep them.**\n\n" %
+                  (busy, cpus))
 
 
 def build(res):
@@ -126,14 +149,23 @@ def build(res):
 
     t.rate("manifest GET by tag, keep-alive (wrk %s), req/s" %
            res.get("wrk_args"), "wrk_rps", "req/s", ">= 20x", 20)
-    t.time("%s blob push, monolithic (%s / %s)" %
+    t.time("server CPU time per manifest GET (user + system)",
+           "wrk_cpu_s", "-", None)
+    t.time("%s blob push, monolithic (%s / %s), best of 2" %
            (blob_name, res.get("berth.push_flow"),
             res.get("registry.push_flow")), "push_s", ">= 5x", 5)
-    t.rate("%s blob push, GB/s" % blob_name, "push_bps", "GB/s",
+    t.rate("%s blob push, best of 2, GB/s" % blob_name, "push_bps", "GB/s",
            "-", None, GB, "%.2f")
     t.share("blob push vs one core's SHA-256", "push_bps", sha,
             "openssl", "berth >= 70%", 0.70)
-    t.rate("%s blob pull (curl), GB/s" % blob_name, "pull_bps", "GB/s",
+    t.time("server CPU time per push (user + system)", "push_cpu_s",
+           "-", None)
+    t.relative("blob push vs its dd write into tmpfs", "push_bps",
+               "tmpfs_bps")
+    t.rate("%s write into tmpfs with dd, just before the push, GB/s" %
+           blob_name, "tmpfs_bps", "GB/s", "-", None, GB, "%.2f", False)
+    t.rate("%s blob pull (curl), best of 5, GB/s" % blob_name,
+           "pull_bps", "GB/s",
            ">= 1x", 1.0, GB, "%.2f")
     t.share("blob pull vs nginx sendfile", "pull_bps", nginx,
             "nginx", "berth >= 90%", 0.90)
@@ -157,6 +189,10 @@ def build(res):
              ">= 5x", 5)
     t.memory("resident memory, after the pushes", "rss_push_kb",
              ">= 5x", 5)
+    t.memory("of that, the process's own (RssAnon), idle", "anon_idle_kb",
+             "-", None)
+    t.memory("of that, the process's own (RssAnon), after the pushes",
+             "anon_push_kb", "-", None)
     t.memory("peak resident memory (VmHWM) of the push/pull run",
              "hwm_kb", "-", None)
     t.time("start-up on the listing store, to the first 200",
