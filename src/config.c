@@ -1400,6 +1400,313 @@ static const struct config_type type_access = {
 	parse_access, release_access, SUB_PATH
 };
 
+/* ---- notifications.endpoints ----------------------------------------- */
+
+static const char *const notify_actions[] = {
+	"push", "pull", "mount", "delete", NULL
+};
+
+/* registry:2's defaults for an endpoint that leaves them out. */
+#define NOTIFY_DEFAULT_TIMEOUT_MS 1000
+#define NOTIFY_DEFAULT_THRESHOLD 10
+#define NOTIFY_DEFAULT_BACKOFF_MS 1000
+
+static void endpoint_clear(struct config_notify_endpoint *e)
+{
+	free(e->name);
+	free(e->url);
+	for (size_t i = 0; e->headers && i < e->headers_count; i++)
+		header_clear(&e->headers[i]);
+	free(e->headers);
+	strv_free(e->ignored_mediatypes);
+	strv_free(e->ignored_actions);
+}
+
+static void release_endpoints(struct config *c, const struct config_key *k)
+{
+	struct config_notify_endpoint **field = field_of(c, k);
+	size_t *count = (size_t *)((char *)c + k->aux);
+
+	for (size_t i = 0; *field && i < *count; i++)
+		endpoint_clear(&(*field)[i]);
+	free(*field);
+	*field = NULL;
+	*count = 0;
+}
+
+/*
+ * Appends the one-line strings of n (a list, or one string) to the
+ * NULL-terminated *out; with words, each must be one of them.
+ */
+static int endpoint_strings(const struct cnode *n, const char *path,
+			    const char *const *words, char ***out, char *err,
+			    size_t errlen)
+{
+	const struct cnode *const *items = (const struct cnode **)n->kids;
+	size_t count = n->kind == CNODE_LIST ? n->nkids : 0, have = 0;
+	const char *what = words ? "a list of push, pull, mount or delete"
+				 : "a list of one-line strings";
+
+	if (n->kind == CNODE_SCALAR) {
+		items = (const struct cnode *const *)&n;
+		count = 1;
+	} else if (n->kind == CNODE_MAP) {
+		return bad_value(path, n, what, err, errlen);
+	}
+
+	while (*out && (*out)[have])
+		have++;
+	*out = xrealloc(*out, (have + count + 1) * sizeof(**out));
+	(*out)[have] = NULL;
+	for (size_t i = 0; i < count; i++) {
+		const struct cnode *v = items[i];
+
+		if (v->kind != CNODE_SCALAR || !v->value[0] ||
+		    strpbrk(v->value, "\r\n") ||
+		    (words && !word_in(words, v->value)))
+			return bad_value(path, v, what, err, errlen);
+		(*out)[have++] = xstrdup(v->value);
+		(*out)[have] = NULL;
+	}
+	return 0;
+}
+
+/* Any one-line text; it names the queue directory too (notify.c). */
+static int endpoint_name(struct config_notify_endpoint *e,
+			 const struct cnode *n, const char *path, char *err,
+			 size_t errlen)
+{
+	bool control = false;
+
+	for (const char *p = n->kind == CNODE_SCALAR ? n->value : ""; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			control = true;
+	if (n->kind != CNODE_SCALAR || !n->value[0] || control)
+		return bad_value(path, n, "a one-line, non-empty name", err,
+				 errlen);
+	free(e->name);
+	e->name = xstrdup(n->value);
+	return 0;
+}
+
+static int endpoint_url(struct config_notify_endpoint *e,
+			const struct cnode *n, const char *path, char *err,
+			size_t errlen)
+{
+	const char *v = n->kind == CNODE_SCALAR ? n->value : "", *host = NULL;
+
+	if (!strncasecmp(v, "http://", 7))
+		host = v + 7;
+	else if (!strncasecmp(v, "https://", 8))
+		host = v + 8;
+	if (!host || !*host || *host == '/' || has_space_or_control(v))
+		return bad_value(path, n, "a URL starting with http:// or "
+				 "https://", err, errlen);
+	free(e->url);
+	e->url = xstrdup(v);
+	return 0;
+}
+
+/* timeout and backoff: a duration; 0 picks registry:2's default. */
+static int endpoint_duration(const struct cnode *n, const char *path,
+			     int64_t dflt, int64_t *out, char *err,
+			     size_t errlen)
+{
+	int64_t ms;
+
+	if (n->kind != CNODE_SCALAR ||
+	    config_parse_duration_ms(n->value, &ms) < 0)
+		return bad_value(path, n, "a duration such as 500ms or 2s",
+				 err, errlen);
+	*out = ms > 0 ? ms : dflt;
+	return 0;
+}
+
+static int endpoint_threshold(const struct cnode *n, const char *path,
+			      int *out, char *err, size_t errlen)
+{
+	char *end;
+	long v;
+
+	if (n->kind != CNODE_SCALAR)
+		return bad_value(path, n, "a whole number from 0 to 1000",
+				 err, errlen);
+	errno = 0;
+	v = strtol(n->value, &end, 10);
+	if (errno || end == n->value || *end || v < 0 || v > 1000)
+		return bad_value(path, n, "a whole number from 0 to 1000",
+				 err, errlen);
+	*out = v > 0 ? (int)v : NOTIFY_DEFAULT_THRESHOLD;
+	return 0;
+}
+
+static int endpoint_headers(struct config_notify_endpoint *e,
+			    const struct cnode *n, const char *path,
+			    char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (n->kind != CNODE_MAP)
+		return bad_value(path, n, "a mapping of header names to "
+				 "lists of values", err, errlen);
+	e->headers = xcalloc(n->nkids, sizeof(*e->headers));
+	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
+		const struct cnode *kid = n->kids[i];
+		char *hpath = xasprintf("%s.%s", path, kid->key);
+
+		if (!header_name_ok(kid->key)) {
+			seterr(err, errlen, "%s: not a valid header name",
+			       hpath);
+			rc = -EINVAL;
+		} else {
+			rc = header_from_node(&e->headers[i], kid, hpath, err,
+					      errlen);
+		}
+		e->headers_count = i + 1;
+		free(hpath);
+	}
+	return rc;
+}
+
+/* ignore: {mediatypes: [...], actions: [...]}. */
+static int endpoint_ignore(struct config_notify_endpoint *e,
+			   const struct cnode *n, const char *path,
+			   char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (n->kind != CNODE_MAP)
+		return bad_value(path, n, "a mapping with mediatypes and "
+				 "actions", err, errlen);
+	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
+		const struct cnode *kid = n->kids[i];
+		char *kpath = xasprintf("%s.%s", path, kid->key);
+
+		if (kid->kind == CNODE_NULL)
+			;
+		else if (!strcmp(kid->key, "mediatypes"))
+			rc = endpoint_strings(kid, kpath, NULL,
+					      &e->ignored_mediatypes, err,
+					      errlen);
+		else if (!strcmp(kid->key, "actions"))
+			rc = endpoint_strings(kid, kpath, notify_actions,
+					      &e->ignored_actions, err,
+					      errlen);
+		else
+			log_warn("unknown configuration key key=%s", kpath);
+		free(kpath);
+	}
+	return rc;
+}
+
+/* Reads one key of an endpoint's mapping. */
+static int endpoint_key(struct config_notify_endpoint *e,
+			const struct cnode *kid, const char *path, char *err,
+			size_t errlen)
+{
+	const char *key = kid->key;
+
+	if (kid->kind == CNODE_NULL)
+		return 0;
+	if (!strcmp(key, "name"))
+		return endpoint_name(e, kid, path, err, errlen);
+	if (!strcmp(key, "url"))
+		return endpoint_url(e, kid, path, err, errlen);
+	if (!strcmp(key, "disabled"))
+		return kid->kind == CNODE_SCALAR &&
+		       parse_bool_word(kid->value, &e->disabled) == 0
+			       ? 0
+			       : bad_value(path, kid, "true or false", err,
+					   errlen);
+	if (!strcmp(key, "headers"))
+		return endpoint_headers(e, kid, path, err, errlen);
+	if (!strcmp(key, "timeout"))
+		return endpoint_duration(kid, path, NOTIFY_DEFAULT_TIMEOUT_MS,
+					 &e->timeout_ms, err, errlen);
+	if (!strcmp(key, "backoff"))
+		return endpoint_duration(kid, path, NOTIFY_DEFAULT_BACKOFF_MS,
+					 &e->backoff_ms, err, errlen);
+	if (!strcmp(key, "threshold"))
+		return endpoint_threshold(kid, path, &e->threshold, err,
+					  errlen);
+	if (!strcmp(key, "ignoredmediatypes"))
+		return endpoint_strings(kid, path, NULL,
+					&e->ignored_mediatypes, err, errlen);
+	if (!strcmp(key, "ignore"))
+		return endpoint_ignore(e, kid, path, err, errlen);
+	log_warn("unknown configuration key key=%s", path);
+	return 0;
+}
+
+static int endpoint_from_node(struct config_notify_endpoint *e,
+			      const struct cnode *n, const char *path,
+			      char *err, size_t errlen)
+{
+	e->timeout_ms = NOTIFY_DEFAULT_TIMEOUT_MS;
+	e->threshold = NOTIFY_DEFAULT_THRESHOLD;
+	e->backoff_ms = NOTIFY_DEFAULT_BACKOFF_MS;
+	e->ignored_mediatypes = xcalloc(1, sizeof(char *));
+	e->ignored_actions = xcalloc(1, sizeof(char *));
+	if (n->kind != CNODE_MAP)
+		return bad_value(path, n, "a mapping with name and url", err,
+				 errlen);
+
+	for (size_t i = 0; i < n->nkids; i++) {
+		char *kpath = xasprintf("%s.%s", path, n->kids[i]->key);
+		int rc = endpoint_key(e, n->kids[i], kpath, err, errlen);
+
+		free(kpath);
+		if (rc < 0)
+			return rc;
+	}
+	if (!e->name || !e->url) {
+		seterr(err, errlen, "%s: an endpoint needs a name and a url",
+		       path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The list of endpoints.  Names must differ: each has its own queue of
+ * events on disk, found again by name after a restart.
+ */
+static int parse_endpoints(struct config *c, const struct config_key *k,
+			   const struct cnode *n, char *err, size_t errlen)
+{
+	struct config_notify_endpoint **field = field_of(c, k);
+	size_t *count = (size_t *)((char *)c + k->aux);
+
+	if (n->kind != CNODE_LIST)
+		return bad_value(k->path, n, "a list of endpoints", err,
+				 errlen);
+	release_endpoints(c, k);
+	*field = xcalloc(n->nkids, sizeof(**field));
+	for (size_t i = 0; i < n->nkids; i++) {
+		struct config_notify_endpoint *e = &(*field)[i];
+		char *path = xasprintf("%s[%zu]", k->path, i);
+		int rc;
+
+		*count = i + 1;
+		rc = endpoint_from_node(e, n->kids[i], path, err, errlen);
+		for (size_t j = 0; rc == 0 && j < i; j++) {
+			if (strcmp((*field)[j].name, e->name))
+				continue;
+			seterr(err, errlen, "%s: endpoint name \"%s\" is used "
+			       "twice", path, e->name);
+			rc = -EINVAL;
+		}
+		free(path);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static const struct config_type type_endpoints = {
+	parse_endpoints, release_endpoints, SUB_NONE
+};
+
 /* ---- storage drivers ------------------------------------------------- */
 
 /* Keys of the storage section that configure storage, not a driver. */
@@ -1557,7 +1864,9 @@ static const struct config_key config_keys[] = {
 	NOKEY("health", type_ignore, NULL),
 	NOKEY("validation", type_ignore, NULL),
 	NOKEY("compatibility", type_ignore, NULL),
-	NOKEY("notifications", type_unsupported, NULL),
+	{"notifications.endpoints", &type_endpoints, FIELD(notify_endpoints),
+	 FIELD(notify_endpoints_count), NULL, NULL},
+	NOKEY("notifications.events", type_unsupported, NULL),
 	NOKEY("redis", type_unsupported, NULL),
 	NOKEY("proxy", type_unsupported, NULL),
 	NOKEY("middleware", type_unsupported, NULL),
@@ -2130,28 +2439,45 @@ static int duration_term(const char **sp, int64_t *ns)
 	return 0;
 }
 
-int config_parse_duration(const char *s, int64_t *seconds)
+/* A whole duration in nanoseconds; see config_parse_duration. */
+static int duration_ns(const char *s, int64_t *total)
 {
-	int64_t total = 0;
-
+	*total = 0;
 	if (!s)
 		return -1;
 	if (*s == '+')
 		s++;
-	if (!strcmp(s, "0")) {
-		*seconds = 0;
+	if (!strcmp(s, "0"))
 		return 0;
-	}
 	if (!*s)
 		return -1;
 
 	while (*s) {
 		int64_t ns;
 
-		if (duration_term(&s, &ns) < 0 || ns > INT64_MAX - total)
+		if (duration_term(&s, &ns) < 0 || ns > INT64_MAX - *total)
 			return -1;
-		total += ns;
+		*total += ns;
 	}
-	*seconds = total / 1000000000;
+	return 0;
+}
+
+int config_parse_duration(const char *s, int64_t *seconds)
+{
+	int64_t ns;
+
+	if (duration_ns(s, &ns) < 0)
+		return -1;
+	*seconds = ns / 1000000000;
+	return 0;
+}
+
+int config_parse_duration_ms(const char *s, int64_t *ms)
+{
+	int64_t ns;
+
+	if (duration_ns(s, &ns) < 0)
+		return -1;
+	*ms = ns / 1000000;
 	return 0;
 }

@@ -52,6 +52,23 @@ struct config_access {
 	size_t rules_count;
 };
 
+/*
+ * One receiver of registry events (notifications.endpoints).  The lists
+ * are NULL-terminated and never NULL.
+ */
+struct config_notify_endpoint {
+	char *name;			/* unique; names its queue on disk */
+	char *url;			/* http:// or https:// */
+	bool disabled;
+	struct config_header *headers;	/* sent with every delivery */
+	size_t headers_count;
+	int64_t timeout_ms;		/* per delivery, default 1s */
+	int threshold;			/* failures before a backoff, 10 */
+	int64_t backoff_ms;		/* the pause after them, 1s */
+	char **ignored_mediatypes;	/* ignoredmediatypes, ignore.mediatypes */
+	char **ignored_actions;		/* ignore.actions: push, pull... */
+};
+
 struct config {
 	char *version;           /* "0.1" */
 	int log_level;           /* enum log_level */
@@ -95,6 +112,10 @@ struct config {
 	char *auth_htpasswd_path;
 	struct config_access *access;      /* NULL without a section */
 
+	/* notifications.endpoints, in the order configured. */
+	struct config_notify_endpoint *notify_endpoints;
+	size_t notify_endpoints_count;
+
 	/* The web UI.  ui_registry_title is the top-level "title" key,
 	 * there so that REGISTRY_TITLE works as in Joxit's UI. */
 	bool ui_enabled;          /* ui.enabled, default true */
@@ -128,5 +149,7 @@ void config_free(struct config *c);
  * of range or a bare number such as "60".
  */
 int config_parse_duration(const char *s, int64_t *seconds);
+/* The same in milliseconds ("500ms" is 500), for finer timeouts. */
+int config_parse_duration_ms(const char *s, int64_t *ms);
 
 #endif
