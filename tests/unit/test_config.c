@@ -466,9 +466,15 @@ static const struct bad_case bad_cases[] = {
 	 "http.headers.X A: not a valid header name"},
 	{"http: 5\n", NULL, "http: expected a mapping, got \"5\""},
 	{"version: 0.2\n", NULL, "version: expected 0.1, got \"0.2\""},
-	{"http:\n  tls:\n    certificate: /c.pem\n    key: /k.pem\n", NULL,
-	 "http.tls: TLS is not available in this build; terminate TLS in a "
-	 "proxy in front of berth"},
+	{"http:\n  tls:\n    letsencrypt:\n      email: a@b\n", NULL,
+	 "http.tls.letsencrypt: built-in Let's Encrypt is not available; "
+	 "let certbot or uacme renew the files, berth reloads them when "
+	 "they change"},
+	{"http:\n  tls:\n    minimumtls: tls1.0\n", NULL,
+	 "http.tls.minimumtls: expected tls1.2 or tls1.3, got "
+	 "\"tls1.0\""},
+	{"http:\n  cors:\n    origins: {a: b}\n", NULL,
+	 "http.cors.origins: expected a list of strings, got a mapping"},
 	{"- a\n- b\n", NULL,
 	 "configuration must be a mapping of sections, got a list"},
 	{"http:\n  addr: :1\n  addr: :2\n", NULL,
