@@ -42,6 +42,7 @@ struct access;
  */
 struct access *access_open(const struct config *cfg, char *err,
 			   size_t errlen);
+/* Frees a; no other call on a may be running or follow. */
 void access_close(struct access *a);
 
 /* Whether logins are required at all (an auth section is configured). */

@@ -112,7 +112,8 @@ static bool shacrypt_well_formed(const char *p, size_t digest_len)
 
 	if (!strncmp(p, "rounds=", 7)) {
 		rounds_len = strspn(p + 7, "0123456789");
-		if (rounds_len == 0 || rounds_len > 9 || p[7 + rounds_len] != '$')
+		if (rounds_len == 0 || rounds_len > 9 ||
+		    p[7 + rounds_len] != '$')
 			return false;
 		p += 7 + rounds_len + 1;
 	}
@@ -336,6 +337,8 @@ static void drop_duplicates(struct htpasswd *h, const char *origin)
 {
 	size_t kept = 0;
 
+	if (!h->count)
+		return;
 	qsort(h->users, h->count, sizeof(*h->users), user_cmp);
 	for (size_t i = 0; i < h->count; i++) {
 		struct htpasswd_user *u = &h->users[i];

@@ -504,6 +504,12 @@ static int make_entry(const char *name, char **entry)
 	return rc;
 }
 
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "help") || !strcmp(arg, "--help") ||
+	       !strcmp(arg, "-h");
+}
+
 int usercmd_main(int argc, char **argv)
 {
 	static const char *const done[] = {
@@ -515,8 +521,7 @@ int usercmd_main(int argc, char **argv)
 	enum user_op op;
 	int rc;
 
-	if (argc == 2 && (!strcmp(argv[1], "help") ||
-			  !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc == 2 && is_help(argv[1])) {
 		usage(stdout);
 		return 0;
 	}
