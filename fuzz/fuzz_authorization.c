@@ -31,7 +31,7 @@ static void check_parsed(const char *buf, size_t buflen, const char *user,
 			 const char *password)
 {
 	size_t cap = buflen - 1 < ACCESS_BASIC_MAX ? buflen - 1
-						    : ACCESS_BASIC_MAX;
+						   : ACCESS_BASIC_MAX;
 
 	FUZZ_CHECK(user == buf);
 	FUZZ_CHECK(*user && !strchr(user, ':'));
@@ -46,7 +46,7 @@ static char *encode_header(const char *cred, size_t len)
 
 	if (!h)
 		abort();
-	memcpy(h, "Basic ", 6);
+	strcpy(h, "Basic ");
 	EVP_EncodeBlock((unsigned char *)h + 6, (const unsigned char *)cred,
 			(int)len);
 	return h;

@@ -60,13 +60,12 @@ static void check_config(const struct config *c)
 	FUZZ_CHECK(one_of(c->log_formatter, formatters));
 
 	plen = strlen(c->http_prefix);
-	FUZZ_CHECK(plen == 0 ||
-		   (c->http_prefix[0] == '/' && c->http_prefix[plen - 1] != '/'));
+	FUZZ_CHECK(plen == 0 || (c->http_prefix[0] == '/' &&
+				 c->http_prefix[plen - 1] != '/'));
 	FUZZ_CHECK(c->http_headers_count == 0 || c->http_headers);
 	FUZZ_CHECK(c->fs_maxthreads >= 25);
 	FUZZ_CHECK(c->uploadpurging_age >= 0 &&
-		   c->uploadpurging_interval >= 0 &&
-		   c->http_draintimeout >= 0);
+		   c->uploadpurging_interval >= 0 && c->http_draintimeout >= 0);
 	FUZZ_CHECK(!c->auth_htpasswd_realm == !c->auth_htpasswd_path);
 }
 

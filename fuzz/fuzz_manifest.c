@@ -44,8 +44,7 @@ static void check_annotations(const char *text)
 static void check_accepted(const struct manifest *m)
 {
 	FUZZ_CHECK(manifest_type_known(m->media_type));
-	FUZZ_CHECK((m->kind == MANIFEST_INDEX) ==
-		   is_index_type(m->media_type));
+	FUZZ_CHECK((m->kind == MANIFEST_INDEX) == is_index_type(m->media_type));
 	if (m->kind == MANIFEST_IMAGE) {
 		FUZZ_CHECK(m->blobs_count >= 1 && m->children_count == 0);
 		FUZZ_CHECK(m->artifact_type != NULL);

@@ -22,8 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (regcomp(&span_re,
 		    "^[ \t]*[bB][yY][tT][eE][sS]=([0-9]+)-([0-9]*)[ \t]*$",
 		    REG_EXTENDED) != 0 ||
-	    regcomp(&suffix_re,
-		    "^[ \t]*[bB][yY][tT][eE][sS]=-([0-9]+)[ \t]*$",
+	    regcomp(&suffix_re, "^[ \t]*[bB][yY][tT][eE][sS]=-([0-9]+)[ \t]*$",
 		    REG_EXTENDED) != 0)
 		abort();
 	return 0;

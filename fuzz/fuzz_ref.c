@@ -44,7 +44,7 @@ static void check_name(const char *s)
 	if (valid) {
 		FUZZ_CHECK(len > 0 && len <= REF_NAME_MAX);
 		FUZZ_CHECK(strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789"
-				  "._-/") == len);
+				     "._-/") == len);
 		FUZZ_CHECK(!strstr(s, "..") && !strstr(s, "//"));
 		FUZZ_CHECK(s[0] != '/' && s[len - 1] != '/' && s[0] != '.');
 	}

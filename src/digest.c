@@ -104,7 +104,7 @@ static bool digest_match_hex(const char *hex, size_t want)
 {
 	size_t n = 0;
 
-	while (hex[n] && n <= want) {
+	while (n <= want && hex[n]) {
 		if (!digest_is_lower_hex(hex[n]))
 			return false;
 		n++;
