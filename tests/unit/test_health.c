@@ -199,7 +199,7 @@ static char *http_get(uint16_t port, const char *method, const char *path)
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
 		buf_add(&b, chunk, (size_t)n);
 	close(fd);
-	buf_grow(&b, 0);
+	buf_add(&b, "", 0);
 	return buf_detach(&b, NULL);
 }
 
