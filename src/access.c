@@ -472,6 +472,7 @@ static ssize_t b64_decode(const char *in, size_t n, char *out, size_t cap)
 {
 	uint32_t acc = 0;
 	size_t len = 0, bits = 0;
+	ssize_t rc = -1;
 
 	if (n % 4 == 0 && n > 0 && in[n - 1] == '=')
 		n -= 1 + (in[n - 2] == '=');
@@ -482,7 +483,7 @@ static ssize_t b64_decode(const char *in, size_t n, char *out, size_t cap)
 		int v = b64_value((unsigned char)in[i]);
 
 		if (v < 0)
-			return -1;
+			goto out;
 		acc = (acc << 6) | (uint32_t)v;
 		bits += 6;
 		if (bits >= 8) {
@@ -490,8 +491,10 @@ static ssize_t b64_decode(const char *in, size_t n, char *out, size_t cap)
 			out[len++] = (char)(acc >> bits);
 		}
 	}
+	rc = (ssize_t)len;
+out:
 	OPENSSL_cleanse(&acc, sizeof(acc));
-	return (ssize_t)len;
+	return rc;
 }
 
 int access_basic_parse(const char *header, char *buf, size_t buflen,
@@ -570,15 +573,15 @@ static void login_failed(struct access *a, const unsigned char *tkey,
 {
 	unsigned lock = throttle_failed(a->throttle, tkey,
 					now_monotonic_ns());
-	char name[64];
+	char name[64], from[64];
 
 	count(&a->failures);
 	if (lock)
 		log_warn("login failed user=%s client=%s locked_for=%us",
-			 loggable(user, name), client, lock);
+			 loggable(user, name), loggable(client, from), lock);
 	else
 		log_warn("login failed user=%s client=%s",
-			 loggable(user, name), client);
+			 loggable(user, name), loggable(client, from));
 }
 
 /* Checks the credentials of a request; sets *name on success. */
@@ -594,9 +597,11 @@ static enum access_verdict authenticate(struct access *a, const char *header,
 
 	if (access_basic_parse(header, buf, sizeof(buf), &user,
 			       &password) < 0) {
+		char from[64];
+
 		count(&a->failures);
 		log_warn("login failed, malformed credentials client=%s",
-			 client);
+			 loggable(client, from));
 		goto out;
 	}
 

@@ -433,6 +433,10 @@ int htpasswd_load(const char *path, struct htpasswd **out, char *err,
 		seterr(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
+	if (st.st_size > HTPASSWD_MAX_FILE) {
+		rc = -EFBIG;
+		goto out;
+	}
 	rc = read_all(fd, (size_t)st.st_size, &text, &len);
 	if (rc < 0)
 		goto out;
