@@ -2,9 +2,9 @@
 # test_install.sh - checks what `make install` puts on a machine and that
 # it works there: the tree and its modes, both man pages, the systemd unit
 # (systemd-analyze verify, its sandboxing score, and that berth makes no
-# system call the unit's filter would refuse), the sysusers entry, and
-# the example configuration, as shipped and with every optional setting
-# turned on.
+# system call the unit's filter would refuse), the sysusers entry, the
+# example configuration, as shipped and with every optional setting
+# turned on, and the settings of the compose file.
 #
 # Prints "PASS install:<name>" or "FAIL install:<name>" per check, and
 # "SKIP install:<name> (why)" when a tool it needs is missing.  Servers
@@ -22,9 +22,11 @@ DEST=$WORK/dest
 FAILED=0
 SERVER_PID=""	# what was started: berth, or strace running it
 BERTH_PID=""	# berth itself
+RECEIVER_PID=""	# the events receiver of the full example
 
 cleanup() {
 	[ -z "$SERVER_PID" ] || kill -KILL "$SERVER_PID" 2>/dev/null
+	[ -z "$RECEIVER_PID" ] || kill -KILL "$RECEIVER_PID" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -368,17 +370,40 @@ make_tls() {
 		-extfile "$dir/ext" -out "$dir/fullchain.pem" 2>/dev/null
 }
 
+# start_receiver PORT OUT - an HTTP server on 127.0.0.1:PORT that
+# answers every POST with 200 and appends its body, one line, to OUT.
+start_receiver() {
+	python3 -c 'import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(sys.argv[2], "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$1" "$2" &
+	RECEIVER_PID=$!
+}
+
 # The example with every optional setting on (HTTPS, logins, access
-# rules, CORS, a prefix...), paths moved into the test's directory:
-# berth starts without a warning, anonymous pulls are allowed, a push
-# needs a login, and an admin can push, pull and delete.
+# rules, CORS, events, a prefix...), paths moved into the test's
+# directory and events sent to a receiver on loopback: berth starts
+# without a warning, anonymous pulls are allowed, a push needs a login,
+# and an admin can push, pull and delete.
 check_example_full() {
 	local conf=$WORK/full.yml log=$WORK/full.log trace="" etc=$WORK/etc
-	local base code
+	local base code rport
 
 	example_full "$conf"
-	sed -i "s|/etc/berth/|$etc/|g; s|/var/lib/registry|$WORK/store-full|" \
-		"$conf"
+	rport=$(free_port)
+	sed -i "s|/etc/berth/|$etc/|g; s|/var/lib/registry|$WORK/store-full|
+		s|^\( *url:\).*|\1 http://127.0.0.1:$rport/events|" "$conf"
+	grep -q "url: http://127.0.0.1:$rport/events" "$conf"
+	start_receiver "$rport" "$WORK/events"
 	mkdir -p "$WORK/store-full"
 	make_tls "$etc/tls"
 	echo 'correct horse' | BERTH_BCRYPT_COST=4 \
@@ -400,6 +425,55 @@ check_example_full() {
 		"$base/team-a/app/blobs/uploads/")
 	[ "$code" = 401 ] || die "anonymous push answered $code, not 401"
 	push_pull "$base" --cacert "$etc/tls/ca.pem" -u 'alice:correct horse'
+	stop_server "$log"
+	quiet_log "$log"
+}
+
+# compose_env - prints the environment of contrib/compose.yml's berth
+# service as NAME=value lines, quotes removed.
+compose_env() {
+	awk '/^    environment:/ { on = 1; next }
+		on && /^      [A-Z_]+:/ {
+			name = $1; sub(/:$/, "", name)
+			value = $0; sub(/^ *[A-Z_]+: */, "", value)
+			gsub(/^"|"$/, "", value)
+			print name "=" value
+			next
+		}
+		on && !/^ *#/ && !/^      / { on = 0 }' contrib/compose.yml
+}
+
+# The settings of contrib/compose.yml, over the image's configuration
+# (the example): berth takes them without a warning, serves HTTPS with
+# the mounted certificate, wants a login from the mounted htpasswd file,
+# and lets that user push, pull and delete.
+check_compose() {
+	local log=$WORK/compose.log line base code
+
+	[ -n "$(compose_env)" ] || die "no environment in contrib/compose.yml"
+	make_tls "$WORK/certs"
+	mv "$WORK/certs/fullchain.pem" "$WORK/certs/domain.crt"
+	mv "$WORK/certs/privkey.pem" "$WORK/certs/domain.key"
+	mkdir -p "$WORK/auth" "$WORK/store-compose"
+	echo 'battery staple' | BERTH_BCRYPT_COST=4 \
+		"$DEST/usr/bin/berth" user add "$WORK/auth/htpasswd" bob >/dev/null
+
+	while IFS= read -r line; do
+		line=${line//=\/certs\//=$WORK\/certs\/}
+		line=${line//=\/auth\//=$WORK\/auth\/}
+		export "$line"
+	done < <(compose_env)
+	PORT=$(free_port)
+	export REGISTRY_HTTP_ADDR=127.0.0.1:$PORT
+	export REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:$(free_port)
+	export REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$WORK/store-compose
+	start_server "$log" "$REPO/contrib/config.example.yml"
+
+	base=https://127.0.0.1:$PORT/v2
+	code=$(curl -sS -o /dev/null -w '%{http_code}' \
+		--cacert "$WORK/certs/ca.pem" "$base/")
+	[ "$code" = 401 ] || die "/v2/ without a login answered $code"
+	push_pull "$base" --cacert "$WORK/certs/ca.pem" -u 'bob:battery staple'
 	stop_server "$log"
 	quiet_log "$log"
 }
@@ -521,8 +595,10 @@ check example-keys check_example_keys
 check example check_example
 if command -v openssl >/dev/null; then
 	check example-full check_example_full
+	check compose check_compose
 else
 	skip example-full "openssl is not installed"
+	skip compose "openssl is not installed"
 fi
 
 if command -v systemd-analyze >/dev/null; then
