@@ -82,20 +82,6 @@ struct access {
 	atomic_uint_fast64_t reloads;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static void count(atomic_uint_fast64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
@@ -367,7 +353,7 @@ static int open_htpasswd(struct access *a, const struct config *cfg,
 	a->policy = cfg->access;
 	a->throttle = throttle_new();
 	if (mac_init(a) < 0) {
-		seterr(err, errlen, "cannot draw a random key for the "
+		set_error(err, errlen, "cannot draw a random key for the "
 		       "credential cache");
 		return -EIO;
 	}

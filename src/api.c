@@ -1041,11 +1041,16 @@ static bool authorize(struct api *api, struct http_request *req,
 	struct http_response *res;
 	unsigned retry = 0;
 	char *user = NULL, seconds[16];
+	enum access_action action;
 	enum access_verdict v;
 
+	/* Looking at an upload session is part of pushing, as in
+	 * registry:2, so every upload route needs push. */
+	action = r->kind == ROUTE_UPLOAD || r->kind == ROUTE_UPLOADS
+			 ? ACCESS_PUSH
+			 : action_of(method);
 	v = access_check(access_of(api), http_header(req, "Authorization"),
-			 http_client_addr(req), repo, action_of(method), &user,
-			 &retry);
+			 http_client_addr(req), repo, action, &user, &retry);
 	http_set_user(req, user);
 	free(user);
 

@@ -42,20 +42,6 @@ extern char **environ;
 
 #define ENV_PREFIX "REGISTRY_"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- the generic tree ------------------------------------------------ */
 
 enum cnode_kind { CNODE_NULL, CNODE_SCALAR, CNODE_LIST, CNODE_MAP };
@@ -255,14 +241,14 @@ static int load_pair(struct loader *ld, struct cnode *n, yaml_node_pair_t *p,
 	char *kpath;
 
 	if (!k || k->type != YAML_SCALAR_NODE) {
-		seterr(ld->err, ld->errlen, "line %d: a key must be a name",
+		set_error(ld->err, ld->errlen, "line %d: a key must be a name",
 		       k ? yaml_line(k) : 0);
 		return -EINVAL;
 	}
 	key = (const char *)k->data.scalar.value;
 	kpath = *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
 	if (cnode_child(n, key)) {
-		seterr(ld->err, ld->errlen, "line %d: duplicate key %s",
+		set_error(ld->err, ld->errlen, "line %d: duplicate key %s",
 		       yaml_line(k), kpath);
 		free(kpath);
 		return -EINVAL;
@@ -297,11 +283,11 @@ static struct cnode *load_node(struct loader *ld, yaml_node_t *y,
 			       const char *path, int depth)
 {
 	if (!y) {
-		seterr(ld->err, ld->errlen, "malformed YAML document");
+		set_error(ld->err, ld->errlen, "malformed YAML document");
 		return NULL;
 	}
 	if (depth > CONFIG_MAX_DEPTH || ++ld->nodes > CONFIG_MAX_NODES) {
-		seterr(ld->err, ld->errlen,
+		set_error(ld->err, ld->errlen,
 		       "line %d: document too large or too deeply nested",
 		       yaml_line(y));
 		return NULL;
@@ -315,7 +301,7 @@ static struct cnode *load_node(struct loader *ld, yaml_node_t *y,
 	case YAML_MAPPING_NODE:
 		return load_map(ld, y, path, depth);
 	default:
-		seterr(ld->err, ld->errlen, "line %d: empty YAML node",
+		set_error(ld->err, ld->errlen, "line %d: empty YAML node",
 		       yaml_line(y));
 		return NULL;
 	}
@@ -328,19 +314,19 @@ static void yaml_report(const yaml_parser_t *parser, bool position,
 	const char *problem = parser->problem ? parser->problem : "error";
 
 	if (parser->error == YAML_MEMORY_ERROR)
-		seterr(err, errlen, "out of memory reading YAML");
+		set_error(err, errlen, "out of memory reading YAML");
 	else if (parser->error == YAML_READER_ERROR)
-		seterr(err, errlen, "byte %zu: %s", parser->problem_offset,
+		set_error(err, errlen, "byte %zu: %s", parser->problem_offset,
 		       problem);
 	else if (!position)
-		seterr(err, errlen, "invalid YAML: %s", problem);
+		set_error(err, errlen, "invalid YAML: %s", problem);
 	else if (parser->context)
-		seterr(err, errlen, "line %zu, column %zu: %s %s",
+		set_error(err, errlen, "line %zu, column %zu: %s %s",
 		       parser->problem_mark.line + 1,
 		       parser->problem_mark.column + 1, problem,
 		       parser->context);
 	else
-		seterr(err, errlen, "line %zu, column %zu: %s",
+		set_error(err, errlen, "line %zu, column %zu: %s",
 		       parser->problem_mark.line + 1,
 		       parser->problem_mark.column + 1, problem);
 }
@@ -359,7 +345,7 @@ static struct cnode *yaml_to_tree(const char *text, size_t len,
 	struct cnode *tree;
 
 	if (!yaml_parser_initialize(&parser)) {
-		seterr(err, errlen, "out of memory reading YAML");
+		set_error(err, errlen, "out of memory reading YAML");
 		return NULL;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
@@ -389,10 +375,10 @@ static int bad_value(const char *path, const struct cnode *n,
 	};
 
 	if (n->kind == CNODE_SCALAR)
-		seterr(err, errlen, "%s: expected %s, got \"%s\"", path, what,
+		set_error(err, errlen, "%s: expected %s, got \"%s\"", path, what,
 		       n->value);
 	else
-		seterr(err, errlen, "%s: expected %s, got %s", path, what,
+		set_error(err, errlen, "%s: expected %s, got %s", path, what,
 		       kinds[n->kind]);
 	return -EINVAL;
 }
@@ -781,7 +767,7 @@ static int parse_net(struct config *c, const struct config_key *k,
 		     const struct cnode *n, char *err, size_t errlen)
 {
 	if (n->kind == CNODE_SCALAR && !strcmp(n->value, "unix")) {
-		seterr(err, errlen, "%s: unix sockets are not supported, "
+		set_error(err, errlen, "%s: unix sockets are not supported, "
 		       "use tcp", k->path);
 		return -EINVAL;
 	}
@@ -874,7 +860,7 @@ static int parse_headers(struct config *c, const struct config_key *k,
 		char *path = xasprintf("%s.%s", k->path, kid->key);
 
 		if (!header_name_ok(kid->key)) {
-			seterr(err, errlen, "%s: not a valid header name",
+			set_error(err, errlen, "%s: not a valid header name",
 			       path);
 			rc = -EINVAL;
 		} else {
@@ -994,7 +980,7 @@ static int parse_unavailable(struct config *c, const struct config_key *k,
 {
 	if (!cnode_has_value(n))
 		return 0;
-	seterr(err, errlen, "%s: %s", k->path, (const char *)k->arg);
+	set_error(err, errlen, "%s: %s", k->path, (const char *)k->arg);
 	return -EINVAL;
 }
 
@@ -1030,7 +1016,7 @@ static int check_htpasswd(const struct cnode *n, char *err, size_t errlen)
 			cnode_child(n, params[i]) : NULL;
 
 		if (!p || p->kind == CNODE_NULL) {
-			seterr(err, errlen, "auth.htpasswd.%s: required",
+			set_error(err, errlen, "auth.htpasswd.%s: required",
 			       params[i]);
 			return -EINVAL;
 		}
@@ -1053,13 +1039,13 @@ static int parse_auth(struct config *c, const struct config_key *k,
 		return bad_value(k->path, n, "one authentication type", err,
 				 errlen);
 	if (n->nkids > 1) {
-		seterr(err, errlen, "%s: exactly one authentication type may "
+		set_error(err, errlen, "%s: exactly one authentication type may "
 		       "be configured, found %s and %s", k->path,
 		       n->kids[0]->key, n->kids[1]->key);
 		return -EINVAL;
 	}
 	if (!word_in(auth_types, n->kids[0]->key)) {
-		seterr(err, errlen, "%s: %s authentication is not available "
+		set_error(err, errlen, "%s: %s authentication is not available "
 		       "in this build; berth supports htpasswd", k->path,
 		       n->kids[0]->key);
 		return -EINVAL;
@@ -1202,7 +1188,7 @@ static int parse_rule_key(struct config_access_rule *r,
 				   errlen);
 
 	/* A mistyped key would silently change who may do what. */
-	seterr(err, errlen, "%s: unknown key; a rule has %s", path,
+	set_error(err, errlen, "%s: unknown key; a rule has %s", path,
 	       anonymous ? "repositories and actions" :
 			   "repositories, users, groups and actions");
 	return -EINVAL;
@@ -1231,12 +1217,12 @@ static int parse_rule(struct config_access_rule *r, const struct cnode *n,
 		return rc;
 
 	if (!r->repositories || !r->repositories[0] || !r->actions) {
-		seterr(err, errlen, "%s: a rule needs repositories and "
+		set_error(err, errlen, "%s: a rule needs repositories and "
 		       "actions", path);
 		return -EINVAL;
 	}
 	if (!anonymous && !r->users[0] && !r->groups[0]) {
-		seterr(err, errlen, "%s: a rule needs users or groups", path);
+		set_error(err, errlen, "%s: a rule needs users or groups", path);
 		return -EINVAL;
 	}
 	return 0;
@@ -1288,7 +1274,7 @@ static int parse_groups(struct config_access *a, const struct cnode *n,
 		a->groups[i].name = xstrdup(kid->key);
 		a->groups_count = i + 1;
 		if (!htpasswd_name_valid(kid->key)) {
-			seterr(err, errlen, "%s: not a valid group name",
+			set_error(err, errlen, "%s: not a valid group name",
 			       path);
 			rc = -EINVAL;
 		} else {
@@ -1315,7 +1301,7 @@ static int check_group_refs(const struct config_access *a, char *err,
 	for (size_t i = 0; i < a->rules_count; i++)
 		for (char **g = a->rules[i].groups; *g; g++)
 			if (!group_defined(a, *g)) {
-				seterr(err, errlen, "access.rules[%zu].groups: "
+				set_error(err, errlen, "access.rules[%zu].groups: "
 				       "no group \"%s\" in access.groups", i,
 				       *g);
 				return -EINVAL;
@@ -1341,7 +1327,7 @@ static int parse_access_key(struct config_access *a,
 	if (!strcmp(key, "rules"))
 		return parse_rules(kid, "access.rules", false, &a->rules,
 				   &a->rules_count, err, errlen);
-	seterr(err, errlen, "access.%s: unknown key; the access section has "
+	set_error(err, errlen, "access.%s: unknown key; the access section has "
 	       "admins, groups, anonymous and rules", key);
 	return -EINVAL;
 }
@@ -1378,7 +1364,7 @@ static int parse_access(struct config *c, const struct config_key *k,
 	int rc = 0;
 
 	if (!c->auth_htpasswd_path) {
-		seterr(err, errlen, "%s: needs auth.htpasswd; without auth "
+		set_error(err, errlen, "%s: needs auth.htpasswd; without auth "
 		       "every request is allowed", k->path);
 		return -EINVAL;
 	}
@@ -1555,7 +1541,7 @@ static int endpoint_headers(struct config_notify_endpoint *e,
 		char *hpath = xasprintf("%s.%s", path, kid->key);
 
 		if (!header_name_ok(kid->key)) {
-			seterr(err, errlen, "%s: not a valid header name",
+			set_error(err, errlen, "%s: not a valid header name",
 			       hpath);
 			rc = -EINVAL;
 		} else {
@@ -1660,7 +1646,7 @@ static int endpoint_from_node(struct config_notify_endpoint *e,
 			return rc;
 	}
 	if (!e->name || !e->url) {
-		seterr(err, errlen, "%s: an endpoint needs a name and a url",
+		set_error(err, errlen, "%s: an endpoint needs a name and a url",
 		       path);
 		return -EINVAL;
 	}
@@ -1692,7 +1678,7 @@ static int parse_endpoints(struct config *c, const struct config_key *k,
 		for (size_t j = 0; rc == 0 && j < i; j++) {
 			if (strcmp((*field)[j].name, e->name))
 				continue;
-			seterr(err, errlen, "%s: endpoint name \"%s\" is used "
+			set_error(err, errlen, "%s: endpoint name \"%s\" is used "
 			       "twice", path, e->name);
 			rc = -EINVAL;
 		}
@@ -1737,7 +1723,7 @@ static int select_driver(struct config *c, const struct cnode *root,
 		if (word_in(storage_params, name))
 			continue;
 		if (found) {
-			seterr(err, errlen, "storage: exactly one driver may "
+			set_error(err, errlen, "storage: exactly one driver may "
 			       "be configured, found \"%s\" and \"%s\"",
 			       found, name);
 			return -EINVAL;
@@ -1748,7 +1734,7 @@ static int select_driver(struct config *c, const struct cnode *root,
 	if (!found)
 		found = "filesystem";
 	if (!word_in(storage_drivers, found)) {
-		seterr(err, errlen, "storage: driver \"%s\" is not supported "
+		set_error(err, errlen, "storage: driver \"%s\" is not supported "
 		       "by this build", found);
 		return -EINVAL;
 	}
@@ -2075,7 +2061,7 @@ static int env_apply(struct cnode *root, const char *var, char *err,
 	value = yaml_to_tree(eq + 1, strlen(eq + 1), false, sub,
 			     sizeof(sub));
 	if (!value) {
-		seterr(err, errlen, "%s: %s", name, sub);
+		set_error(err, errlen, "%s: %s", name, sub);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -2237,7 +2223,7 @@ static struct cnode *config_read_tree(const char *yaml, size_t len,
 	if (root->kind == CNODE_NULL)
 		root->kind = CNODE_MAP;
 	if (root->kind != CNODE_MAP) {
-		seterr(err, errlen, "configuration must be a mapping of "
+		set_error(err, errlen, "configuration must be a mapping of "
 		       "sections, got a %s",
 		       root->kind == CNODE_LIST ? "list" : "string");
 		cnode_free(root);
@@ -2268,7 +2254,7 @@ struct config *config_parse(const char *yaml, size_t len, char *const *env,
 	struct config *c = NULL;
 	struct cnode *root;
 
-	seterr(err, errlen, "%s", "");
+	set_error(err, errlen, "%s", "");
 	root = config_read_tree(yaml, len, err, errlen);
 	if (!root)
 		return NULL;
@@ -2297,7 +2283,7 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		set_error(err, errlen, "%s: %s", path, strerror(errno));
 		return -errno;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
@@ -2305,12 +2291,12 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
 			continue;
 		if (n == -1) {
 			rc = -errno;
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			set_error(err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (b.len + (size_t)n > CONFIG_MAX_FILE) {
 			rc = -EFBIG;
-			seterr(err, errlen, "%s: larger than %d bytes, not a "
+			set_error(err, errlen, "%s: larger than %d bytes, not a "
 			       "configuration file", path, CONFIG_MAX_FILE);
 			goto out;
 		}
@@ -2340,7 +2326,7 @@ struct config *config_load(const char *path, char *err, size_t errlen)
 		return NULL;
 	c = config_parse(text, len, environ, sub, sizeof(sub));
 	if (!c)
-		seterr(err, errlen, "%s: %s", path, sub);
+		set_error(err, errlen, "%s: %s", path, sub);
 	free(text);
 	return c;
 }

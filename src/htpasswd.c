@@ -44,20 +44,6 @@ struct htpasswd {
 	struct timespec ctime;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 bool htpasswd_name_valid(const char *name)
 {
 	size_t len = 0;
@@ -430,7 +416,7 @@ int htpasswd_load(const char *path, struct htpasswd **out, char *err,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EISDIR;
-		seterr(err, errlen, "%s: not a regular file", path);
+		set_error(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > HTPASSWD_MAX_FILE) {
@@ -452,7 +438,7 @@ int htpasswd_load(const char *path, struct htpasswd **out, char *err,
 	free(text);
 out:
 	if (rc < 0 && rc != -EISDIR)
-		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		set_error(err, errlen, "%s: %s", path, strerror(-rc));
 	if (fd != -1)
 		close(fd);
 	return rc;

@@ -66,6 +66,17 @@ char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
+void set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
 void buf_grow(struct buf *b, size_t extra)
 {
 	size_t want = b->len + extra + 1;

@@ -19,6 +19,13 @@ char *xstrndup(const char *s, size_t n);
 /* Returns a newly allocated formatted string; the caller frees it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Writes a formatted message into err (errlen bytes, may be 0), for
+ * functions that report why they failed through a caller's buffer.
+ */
+void set_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* A growable byte buffer, always NUL-terminated after len bytes. */
 struct buf {
 	char *data;
