@@ -1,0 +1,129 @@
+/*
+ * gc.h - garbage collection: mark what is reachable, sweep the rest,
+ * offline or while the registry serves.
+ *
+ * A run scans the store (scan.h), applies the retention rules
+ * (retention.h), decides which manifests are kept, marks every blob
+ * they reference, and deletes, in this order:
+ *
+ *   1. tags the retention rules expire;
+ *   2. manifests no longer kept (only with delete_untagged or a
+ *      retention rule on the repository): the revision link first, then
+ *      the tag history links and the referrer link naming it;
+ *   3. each unmarked blob older than the grace period: every layer link
+ *      naming it first, then its data;
+ *   4. layer links to blobs that are gone, referrer links to manifests
+ *      that are gone, blob directories without data;
+ *   5. repositories left without tags, manifests or uploads.
+ *
+ * Every step removes what points at a thing before the thing, so a
+ * crash (kill -9) at any moment leaves at worst unreferenced objects,
+ * never a link to something missing that a client could be told
+ * exists; the next run finds the leftovers and finishes the work.
+ *
+ * Online, a concurrent push may make an unreferenced blob referenced
+ * again after the scan saw it.  Two things prevent its loss: blobs
+ * younger than the grace period are never swept (a layer pushed before
+ * its manifest), and every request that may reference a blob, manifest,
+ * tag or repository first holds it in the guard.  Each deletion takes
+ * the guard's lock, checks that nothing was held since the scan began
+ * (less the grace period, which bounds how long a push takes), and
+ * deletes before releasing the lock; a request that holds after that
+ * finds the thing gone and behaves as if it never existed.
+ */
+#ifndef BERTH_GC_H
+#define BERTH_GC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "digest.h"
+
+struct store;
+struct index;
+struct retention;
+struct scan;
+
+/* ---- the guard ---- */
+
+struct gc_guard;
+
+/*
+ * A guard remembering holds for window seconds (the grace period).
+ * Free with gc_guard_free.
+ */
+struct gc_guard *gc_guard_new(int64_t window);
+void gc_guard_free(struct gc_guard *g);
+
+/*
+ * Holds before reading or linking: a blob or manifest by digest, a
+ * repository by name, a tag as (repository, tag).  g may be NULL, which
+ * holds nothing.  Cheap: a lock and a hash insert.
+ */
+void gc_guard_hold_digest(struct gc_guard *g, const struct digest *d);
+void gc_guard_hold_repo(struct gc_guard *g, const char *repo);
+void gc_guard_hold_tag(struct gc_guard *g, const char *repo,
+		       const char *tag);
+
+/* ---- a collection ---- */
+
+enum gc_item {
+	GC_TAG,          /* a tag the retention rules expire */
+	GC_MANIFEST,     /* an untagged manifest */
+	GC_BLOB,         /* a blob no kept manifest references */
+	GC_LAYER_LINK,   /* a repository's link to a collected blob */
+	GC_REFERRER,     /* a referrer link to a deleted manifest */
+	GC_EMPTY_DIR,    /* a blob directory without data */
+	GC_REPOSITORY,   /* a repository left empty */
+	GC_ITEM_KINDS
+};
+
+/* Called once per thing deleted (or, in a dry run, to be deleted). */
+typedef void (*gc_item_fn)(void *arg, enum gc_item kind, const char *repo,
+			   const char *what, uint64_t bytes);
+
+/* Called per manifest and blob marked, for registry:2's verbose output. */
+typedef void (*gc_mark_fn)(void *arg, const char *repo, bool manifest,
+			   const char *digest);
+
+struct gc_options {
+	bool dry_run;
+	bool delete_untagged;
+	int64_t grace;                  /* seconds */
+	int64_t now;                    /* 0: the clock */
+	const struct retention *retention; /* NULL: no rules */
+	struct gc_guard *guard;         /* NULL offline */
+	struct index *index;            /* told of removals, or NULL */
+	gc_item_fn on_item;             /* may be NULL */
+	gc_mark_fn on_mark;             /* may be NULL */
+	void *arg;
+};
+
+struct gc_stats {
+	size_t blobs;            /* blobs in the store when scanned */
+	uint64_t bytes;          /* their size */
+	size_t marked;           /* blobs and manifests referenced */
+	size_t count[GC_ITEM_KINDS]; /* deleted, or to delete if dry */
+	uint64_t freed;          /* bytes of the blobs in count[GC_BLOB] */
+	size_t young;            /* unreferenced, inside the grace period */
+	uint64_t young_bytes;
+	size_t held;             /* spared because a request held them */
+	size_t failed;           /* deletions the store refused */
+	double seconds;
+};
+
+/*
+ * Runs one collection over st.  Returns 0 with *stats filled, or a
+ * negative errno when the scan failed (nothing was deleted then).
+ * Deletions that fail are logged, counted in stats->failed and left to
+ * the next run.
+ */
+int gc_run(struct store *st, const struct gc_options *o,
+	   struct gc_stats *stats);
+
+/* The name of a kind, for reports: "tag", "manifest", "blob"... */
+const char *gc_item_name(enum gc_item kind);
+
+#endif

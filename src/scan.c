@@ -1,0 +1,658 @@
+/*
+ * scan.c - walks registry:2's tree (layout.h) and records it (scan.h).
+ *
+ * Two walks.  The blob walk lists blobs/<alg>/<2 hex>/<hex>/ and stats
+ * each data file.  The repository walk descends repositories/ through
+ * every directory whose name does not start with '_', as registry:2's
+ * catalog does; a directory holding _manifests, _layers, _uploads or
+ * _referrers is a repository, and may also hold nested repositories.
+ *
+ * Links are read for their content, as registry:2 reads them; a link
+ * whose content is not a digest is taken to name the digest its
+ * directory is named after, which is what berth and registry:2 write.
+ * Only "not found" is forgiven during the walk, because concurrent
+ * deletes make things vanish between a listing and a read.
+ */
+#include "scan.h"
+#include "layout.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Manifests are at most 4 MiB when pushed; older stores may hold more. */
+#define SCAN_MANIFEST_MAX (64 * 1024 * 1024)
+#define SCAN_LINK_MAX 256
+
+static const char *const scan_algs[] = {"sha256", "sha512"};
+#define NALGS 2
+
+struct names {
+	char **v;
+	bool *is_dir;
+	size_t n, cap;
+};
+
+struct walker {
+	struct scan *s;
+	struct store *st;
+	int err; /* first error that is not ENOENT */
+};
+
+/* ---- small helpers ---- */
+
+static int on_name(void *arg, const char *name, bool is_dir)
+{
+	struct names *l = arg;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+		l->is_dir = xrealloc(l->is_dir, l->cap * sizeof(*l->is_dir));
+	}
+	l->v[l->n] = xstrdup(name);
+	l->is_dir[l->n++] = is_dir;
+	return 0;
+}
+
+static void names_free(struct names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	free(l->is_dir);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Records a store error; "not found" means something vanished. */
+static bool failed(struct walker *w, int err)
+{
+	if (err && err != -ENOENT && !w->err) {
+		log_error("storage scan failed err=\"%s\"", store_strerror(err));
+		w->err = err;
+	}
+	return w->err != 0;
+}
+
+/* Lists key into l; a missing key is an empty list. */
+static int list_names(struct walker *w, const char *key, struct names *l)
+{
+	int err = w->st->ops->list(w->st, key, on_name, l);
+
+	failed(w, err);
+	return err == -ENOENT ? 0 : err;
+}
+
+static void *grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return v;
+	*cap = *cap ? 2 * *cap : 8;
+	return xrealloc(v, *cap * size);
+}
+
+/* Numbers d, making room for facts about it. */
+static uint32_t scan_id(struct scan *s, const struct digest *d)
+{
+	uint32_t id = dmap_add(s->digests, d, NULL);
+
+	if (id >= s->blobs_cap) {
+		size_t old = s->blobs_cap;
+
+		s->blobs_cap = old ? 2 * old : 1024;
+		s->blobs = xrealloc(s->blobs,
+				    s->blobs_cap * sizeof(*s->blobs));
+		memset(s->blobs + old, 0,
+		       (s->blobs_cap - old) * sizeof(*s->blobs));
+	}
+	return id;
+}
+
+static bool digest_from(const char *alg, const char *hex, struct digest *d)
+{
+	char s[DIGEST_MAX_STR + 16];
+
+	if (strlen(hex) > DIGEST_MAX_HEX)
+		return false;
+	snprintf(s, sizeof(s), "%s:%s", alg, hex);
+	return digest_parse(s, d) == 0;
+}
+
+/*
+ * Reads the link at key.  Returns 0 with *d and *mtime set, -ENOENT, or
+ * another error.  fallback names the digest the link's place implies,
+ * used when the content is not a digest.
+ */
+static int read_link(struct walker *w, const char *key,
+		     const struct digest *fallback, struct digest *d,
+		     int64_t *mtime)
+{
+	struct store_stat sst;
+	struct buf b = BUF_INIT;
+	int err = w->st->ops->get(w->st, key, SCAN_LINK_MAX, &b);
+
+	if (err == -EFBIG)
+		buf_reset(&b);
+	else if (err)
+		goto out;
+	err = w->st->ops->stat(w->st, key, &sst);
+	if (err)
+		goto out;
+
+	*mtime = sst.mtime;
+	if (digest_parse(b.data ? b.data : "", d) != 0) {
+		log_warn("link holds no digest, using its place key=%s", key);
+		*d = *fallback;
+	}
+out:
+	buf_free(&b);
+	return err;
+}
+
+/* ---- blobs ---- */
+
+static void note_empty_dir(struct walker *w, const char *key,
+			   const struct digest *d)
+{
+	struct scan *s = w->s;
+	struct store_stat sst;
+
+	if (w->st->ops->stat(w->st, key, &sst) != 0)
+		return;
+	s->empty = xrealloc(s->empty, (s->nempty + 1) * sizeof(*s->empty));
+	s->empty[s->nempty].id = scan_id(s, d);
+	s->empty[s->nempty++].mtime = sst.mtime;
+}
+
+static void scan_blob_dir(struct walker *w, const char *alg,
+			  const char *dir, const char *hex)
+{
+	struct store_stat sst;
+	struct digest d;
+	char *key;
+	int err;
+
+	if (!digest_from(alg, hex, &d)) {
+		log_debug("not a blob directory, ignored key=%s/%s", dir, hex);
+		return;
+	}
+	key = xasprintf("%s/%s/data", dir, hex);
+	err = w->st->ops->stat(w->st, key, &sst);
+	if (err == 0 && !sst.is_dir) {
+		uint32_t id = scan_id(w->s, &d);
+		struct scan_blob *b = &w->s->blobs[id];
+
+		b->present = true;
+		b->size = sst.size;
+		b->mtime = sst.mtime;
+	} else if (err == -ENOENT) {
+		*strrchr(key, '/') = '\0';
+		note_empty_dir(w, key, &d);
+	}
+	failed(w, err);
+	free(key);
+}
+
+static void scan_blobs(struct walker *w)
+{
+	for (size_t a = 0; a < NALGS && !w->err; a++) {
+		char *top = xasprintf("%s/blobs/%s", LAYOUT_ROOT,
+				      scan_algs[a]);
+		struct names prefixes = {0};
+
+		list_names(w, top, &prefixes);
+		for (size_t i = 0; i < prefixes.n && !w->err; i++) {
+			char *dir = xasprintf("%s/%s", top, prefixes.v[i]);
+			struct names hexes = {0};
+
+			list_names(w, dir, &hexes);
+			for (size_t j = 0; j < hexes.n && !w->err; j++)
+				if (hexes.is_dir[j])
+					scan_blob_dir(w, scan_algs[a], dir,
+						      hexes.v[j]);
+			names_free(&hexes);
+			free(dir);
+		}
+		names_free(&prefixes);
+		free(top);
+	}
+}
+
+/* ---- manifests ---- */
+
+static void add_id(struct scan *s, uint32_t **v, size_t *n,
+		   const char *text)
+{
+	struct digest d;
+
+	if (!text || digest_parse(text, &d) != 0)
+		return;
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = scan_id(s, &d);
+}
+
+/* Adds the "key" member of every object of array arr. */
+static void add_array(struct scan *s, json_t *arr, const char *key,
+		      uint32_t **v, size_t *n)
+{
+	size_t i;
+	json_t *item;
+
+	if (!json_is_array(arr))
+		return;
+	json_array_foreach(arr, i, item)
+		add_id(s, v, n, json_string_value(json_object_get(item, key)));
+}
+
+bool scan_parse_manifest(struct scan *s, const char *data, size_t len,
+			 struct scan_manifest *m)
+{
+	json_t *root = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
+	json_t *config, *subject, *list;
+	struct digest d;
+	const char *text;
+
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return false;
+	}
+	list = json_object_get(root, "manifests");
+	m->is_index = json_is_array(list);
+	add_array(s, list, "digest", &m->children, &m->nchildren);
+
+	config = json_object_get(root, "config");
+	add_id(s, &m->refs, &m->nrefs,
+	       json_string_value(json_object_get(config, "digest")));
+	add_array(s, json_object_get(root, "layers"), "digest", &m->refs,
+		  &m->nrefs);
+	add_array(s, json_object_get(root, "blobs"), "digest", &m->refs,
+		  &m->nrefs);
+	add_array(s, json_object_get(root, "fsLayers"), "blobSum", &m->refs,
+		  &m->nrefs);
+
+	subject = json_object_get(root, "subject");
+	text = json_string_value(json_object_get(subject, "digest"));
+	if (text && digest_parse(text, &d) == 0) {
+		m->has_subject = true;
+		m->subject = scan_id(s, &d);
+	}
+	json_decref(root);
+	return true;
+}
+
+/* Reads and parses the content of manifest m. */
+static void read_manifest(struct walker *w, const char *repo,
+			  struct scan_manifest *m)
+{
+	struct buf b = BUF_INIT;
+	struct digest d;
+	char *key;
+	int err;
+
+	dmap_digest(w->s->digests, m->id, &d);
+	key = layout_blob_data(&d);
+	err = w->st->ops->get(w->st, key, SCAN_MANIFEST_MAX, &b);
+	if (err == 0) {
+		m->readable = scan_parse_manifest(w->s, b.data ? b.data : "",
+						  b.len, m);
+		if (!m->readable)
+			log_warn("manifest is not JSON, nothing it names is "
+				 "kept repo=%s key=%s", repo, key);
+	} else if (err == -EFBIG) {
+		log_warn("manifest too large to read repo=%s key=%s", repo,
+			 key);
+		err = -EIO;
+	}
+	failed(w, err);
+	buf_free(&b);
+	free(key);
+}
+
+static struct scan_manifest *add_manifest(struct scan_repo *r, size_t *cap,
+					  uint32_t id, int64_t mtime,
+					  bool revision)
+{
+	struct scan_manifest *m;
+
+	r->manifests = grow(r->manifests, r->nmanifests, cap,
+			    sizeof(*r->manifests));
+	m = &r->manifests[r->nmanifests++];
+	memset(m, 0, sizeof(*m));
+	m->id = id;
+	m->mtime = mtime;
+	m->revision = revision;
+	return m;
+}
+
+static void scan_revisions(struct walker *w, const char *rkey,
+			   struct scan_repo *r, size_t *cap)
+{
+	for (size_t a = 0; a < NALGS && !w->err; a++) {
+		char *dir = xasprintf("%s/_manifests/revisions/%s", rkey,
+				      scan_algs[a]);
+		struct names l = {0};
+
+		list_names(w, dir, &l);
+		for (size_t i = 0; i < l.n && !w->err; i++) {
+			char *key = xasprintf("%s/%s/link", dir, l.v[i]);
+			struct digest place, d;
+			int64_t mtime;
+
+			if (digest_from(scan_algs[a], l.v[i], &place) &&
+			    read_link(w, key, &place, &d, &mtime) == 0)
+				add_manifest(r, cap, scan_id(w->s, &d), mtime,
+					     true);
+			free(key);
+		}
+		names_free(&l);
+		free(dir);
+	}
+}
+
+static bool has_manifest(const struct scan_repo *r, uint32_t id)
+{
+	for (size_t i = 0; i < r->nmanifests; i++)
+		if (r->manifests[i].id == id)
+			return true;
+	return false;
+}
+
+/*
+ * A tag naming a manifest without a revision link still serves it, so
+ * the manifest is recorded as one only a tag keeps.
+ */
+static void add_tag_targets(struct walker *w, struct scan_repo *r,
+			    size_t *cap)
+{
+	for (size_t i = 0; i < r->ntags; i++) {
+		uint32_t id = r->tags[i].target;
+
+		if (has_manifest(r, id))
+			continue;
+		log_warn("tag names a manifest without a revision repo=%s "
+			 "tag=%s", r->name, r->tags[i].name);
+		add_manifest(r, cap, id, r->tags[i].mtime, false);
+	}
+	for (size_t i = 0; i < r->nmanifests && !w->err; i++)
+		read_manifest(w, r->name, &r->manifests[i]);
+}
+
+/* ---- tags, layers, referrers, uploads ---- */
+
+static void scan_tags(struct walker *w, const char *rkey,
+		      struct scan_repo *r)
+{
+	char *dir = xasprintf("%s/_manifests/tags", rkey);
+	struct names l = {0};
+	size_t cap = 0;
+
+	list_names(w, dir, &l);
+	for (size_t i = 0; i < l.n && !w->err; i++) {
+		char *key = xasprintf("%s/%s/current/link", dir, l.v[i]);
+		struct digest d, none = {DIGEST_SHA256, ""};
+		int64_t mtime;
+		int err = read_link(w, key, &none, &d, &mtime);
+
+		free(key);
+		if (failed(w, err) || err || !d.hex[0])
+			continue;
+		r->tags = grow(r->tags, r->ntags, &cap, sizeof(*r->tags));
+		r->tags[r->ntags].name = xstrdup(l.v[i]);
+		r->tags[r->ntags].target = scan_id(w->s, &d);
+		r->tags[r->ntags++].mtime = mtime;
+	}
+	names_free(&l);
+	free(dir);
+}
+
+static void scan_layers(struct walker *w, const char *rkey,
+			struct scan_repo *r)
+{
+	size_t cap = 0;
+
+	for (size_t a = 0; a < NALGS && !w->err; a++) {
+		char *dir = xasprintf("%s/_layers/%s", rkey, scan_algs[a]);
+		struct names l = {0};
+
+		list_names(w, dir, &l);
+		for (size_t i = 0; i < l.n && !w->err; i++) {
+			char *key = xasprintf("%s/%s/link", dir, l.v[i]);
+			struct store_stat sst;
+			struct digest d;
+			int err = -ENOENT;
+
+			if (digest_from(scan_algs[a], l.v[i], &d))
+				err = w->st->ops->stat(w->st, key, &sst);
+			free(key);
+			if (failed(w, err) || err)
+				continue;
+			r->layers = grow(r->layers, r->nlayers, &cap,
+					 sizeof(*r->layers));
+			r->layers[r->nlayers].id = scan_id(w->s, &d);
+			r->layers[r->nlayers++].mtime = sst.mtime;
+		}
+		names_free(&l);
+		free(dir);
+	}
+}
+
+static void add_referrer(struct walker *w, struct scan_repo *r,
+			 size_t *cap, const char *dir,
+			 const struct digest *subject, const char *alg,
+			 const char *hex)
+{
+	char *key = xasprintf("%s/%s/link", dir, hex);
+	struct store_stat sst;
+	struct digest d;
+	int err = -ENOENT;
+
+	if (digest_from(alg, hex, &d))
+		err = w->st->ops->stat(w->st, key, &sst);
+	free(key);
+	if (failed(w, err) || err)
+		return;
+	r->referrers = grow(r->referrers, r->nreferrers, cap,
+			    sizeof(*r->referrers));
+	r->referrers[r->nreferrers].subject = scan_id(w->s, subject);
+	r->referrers[r->nreferrers].referrer = scan_id(w->s, &d);
+	r->referrers[r->nreferrers++].mtime = sst.mtime;
+}
+
+/* _referrers/<alg>/<hex>/<alg>/<hex>/link: subject, then referrer. */
+static void scan_subject(struct walker *w, struct scan_repo *r, size_t *cap,
+			 const char *dir, const struct digest *subject)
+{
+	for (size_t a = 0; a < NALGS && !w->err; a++) {
+		char *key = xasprintf("%s/%s", dir, scan_algs[a]);
+		struct names l = {0};
+
+		list_names(w, key, &l);
+		for (size_t i = 0; i < l.n && !w->err; i++)
+			add_referrer(w, r, cap, key, subject, scan_algs[a],
+				     l.v[i]);
+		names_free(&l);
+		free(key);
+	}
+}
+
+static void scan_referrers(struct walker *w, const char *rkey,
+			   struct scan_repo *r)
+{
+	size_t cap = 0;
+
+	for (size_t a = 0; a < NALGS && !w->err; a++) {
+		char *dir = xasprintf("%s/_referrers/%s", rkey, scan_algs[a]);
+		struct names l = {0};
+
+		list_names(w, dir, &l);
+		for (size_t i = 0; i < l.n && !w->err; i++) {
+			char *sub = xasprintf("%s/%s", dir, l.v[i]);
+			struct digest subject;
+
+			if (digest_from(scan_algs[a], l.v[i], &subject))
+				scan_subject(w, r, &cap, sub, &subject);
+			free(sub);
+		}
+		names_free(&l);
+		free(dir);
+	}
+}
+
+static void scan_uploads(struct walker *w, const char *rkey,
+			 struct scan_repo *r)
+{
+	char *dir = xasprintf("%s/_uploads", rkey);
+	struct names l = {0};
+
+	list_names(w, dir, &l);
+	r->nuploads = l.n;
+	names_free(&l);
+	free(dir);
+}
+
+/* ---- repositories ---- */
+
+static bool is_repo_part(const char *name)
+{
+	return !strcmp(name, "_manifests") || !strcmp(name, "_layers") ||
+	       !strcmp(name, "_uploads") || !strcmp(name, "_referrers");
+}
+
+static void scan_repo(struct walker *w, const char *name, const char *rkey,
+		      bool has_manifests, size_t *cap)
+{
+	struct scan *s = w->s;
+	struct scan_repo *r;
+	size_t mcap = 0;
+
+	s->repos = grow(s->repos, s->nrepos, cap, sizeof(*s->repos));
+	r = &s->repos[s->nrepos++];
+	memset(r, 0, sizeof(*r));
+	r->name = xstrdup(name);
+	r->has_manifests = has_manifests;
+
+	scan_tags(w, rkey, r);
+	scan_revisions(w, rkey, r, &mcap);
+	add_tag_targets(w, r, &mcap);
+	scan_layers(w, rkey, r);
+	scan_referrers(w, rkey, r);
+	scan_uploads(w, rkey, r);
+}
+
+static void walk_repos(struct walker *w, const char *name, const char *key,
+		       size_t *cap)
+{
+	struct names l = {0};
+	bool is_repo = false, has_manifests = false;
+
+	if (list_names(w, key, &l))
+		goto out;
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.is_dir[i] && is_repo_part(l.v[i]))
+			is_repo = true;
+		if (l.is_dir[i] && !strcmp(l.v[i], "_manifests"))
+			has_manifests = true;
+	}
+	if (is_repo && name)
+		scan_repo(w, name, key, has_manifests, cap);
+
+	for (size_t i = 0; i < l.n && !w->err; i++) {
+		char *sub_name, *sub_key;
+
+		if (!l.is_dir[i] || l.v[i][0] == '_')
+			continue;
+		sub_name = name ? xasprintf("%s/%s", name, l.v[i])
+				: xstrdup(l.v[i]);
+		sub_key = xasprintf("%s/%s", key, l.v[i]);
+		walk_repos(w, sub_name, sub_key, cap);
+		free(sub_name);
+		free(sub_key);
+	}
+out:
+	names_free(&l);
+}
+
+static int repo_cmp(const void *a, const void *b)
+{
+	const struct scan_repo *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+int scan_store(struct store *st, struct scan **out)
+{
+	struct scan *s = xcalloc(1, sizeof(*s));
+	struct walker w = {s, st, 0};
+	char *root = layout_repositories();
+	size_t cap = 0;
+
+	s->digests = dmap_new();
+	s->started = now_seconds();
+	scan_blobs(&w);
+	if (!w.err)
+		walk_repos(&w, NULL, root, &cap);
+	free(root);
+
+	if (w.err) {
+		scan_free(s);
+		*out = NULL;
+		return w.err;
+	}
+	qsort(s->repos, s->nrepos, sizeof(*s->repos), repo_cmp);
+	*out = s;
+	return 0;
+}
+
+static void repo_free(struct scan_repo *r)
+{
+	for (size_t i = 0; i < r->ntags; i++)
+		free(r->tags[i].name);
+	for (size_t i = 0; i < r->nmanifests; i++) {
+		free(r->manifests[i].refs);
+		free(r->manifests[i].children);
+	}
+	free(r->tags);
+	free(r->manifests);
+	free(r->layers);
+	free(r->referrers);
+	free(r->name);
+}
+
+void scan_free(struct scan *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nrepos; i++)
+		repo_free(&s->repos[i]);
+	free(s->empty);
+	free(s->repos);
+	free(s->blobs);
+	dmap_free(s->digests);
+	free(s);
+}
+
+const struct scan_blob *scan_blob_of(const struct scan *s, uint32_t id)
+{
+	return &s->blobs[id];
+}
+
+void scan_digest_str(const struct scan *s, uint32_t id, char *out)
+{
+	struct digest d;
+
+	dmap_digest(s->digests, id, &d);
+	digest_format(&d, out);
+}
+
+struct scan_repo *scan_repo_find(const struct scan *s, const char *name)
+{
+	struct scan_repo key = {.name = (char *)name};
+
+	return bsearch(&key, s->repos, s->nrepos, sizeof(*s->repos),
+		       repo_cmp);
+}
