@@ -4,7 +4,8 @@
 # server, main.c only of the binary, so unit tests link the rest.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson yaml-0.1 libcrypto libxcrypt gnutls libsystemd
+PKGS    := libmicrohttpd jansson yaml-0.1 libcrypto libxcrypt gnutls libsystemd \
+           libcurl
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \

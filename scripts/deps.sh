@@ -12,7 +12,8 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libjansson-dev
-libyaml-dev libssl-dev libcrypt-dev libgnutls28-dev libsystemd-dev"
+libyaml-dev libssl-dev libcrypt-dev libgnutls28-dev libsystemd-dev
+libcurl4-openssl-dev"
 TEST_PKGS="$BUILD_PKGS skopeo podman docker-registry python3 curl wrk clang"
 
 usage() {
