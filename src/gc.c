@@ -162,6 +162,45 @@ void gc_guard_hold_tag(struct gc_guard *g, const char *repo,
 	free(name);
 }
 
+void gc_guard_lock(struct gc_guard *g)
+{
+	if (g)
+		pthread_mutex_lock(&g->lock);
+}
+
+void gc_guard_unlock(struct gc_guard *g)
+{
+	if (g)
+		pthread_mutex_unlock(&g->lock);
+}
+
+bool gc_guard_held(struct gc_guard *g, const struct digest *d,
+		   int64_t since)
+{
+	if (!g)
+		return false;
+	return gen_get(&g->cur, d) >= since || gen_get(&g->prev, d) >= since;
+}
+
+static void guard_active(struct gc_guard *g, int delta)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->active += delta;
+	pthread_mutex_unlock(&g->lock);
+}
+
+void gc_guard_begin(struct gc_guard *g)
+{
+	guard_active(g, 1);
+}
+
+void gc_guard_end(struct gc_guard *g)
+{
+	guard_active(g, -1);
+}
+
 /* ---- a run ---- */
 
 struct repo_state {
@@ -193,25 +232,18 @@ struct gc_run {
 
 static void run_lock(struct gc_run *g)
 {
-	if (g->o->guard)
-		pthread_mutex_lock(&g->o->guard->lock);
+	gc_guard_lock(g->o->guard);
 }
 
 static void run_unlock(struct gc_run *g)
 {
-	if (g->o->guard)
-		pthread_mutex_unlock(&g->o->guard->lock);
+	gc_guard_unlock(g->o->guard);
 }
 
 /* Whether a request held key since the scan began.  Lock held. */
 static bool held_key(struct gc_run *g, const struct digest *key)
 {
-	struct gc_guard *gd = g->o->guard;
-
-	if (!gd)
-		return false;
-	return gen_get(&gd->cur, key) >= g->since ||
-	       gen_get(&gd->prev, key) >= g->since;
+	return gc_guard_held(g->o->guard, key, g->since);
 }
 
 static bool held_id(struct gc_run *g, uint32_t id)
@@ -245,8 +277,8 @@ static void report(struct gc_run *g, enum gc_item kind, const char *repo,
 	if (g->o->on_item)
 		g->o->on_item(g->o->arg, kind, repo, what, bytes);
 	if (!g->o->dry_run)
-		log_debug("collected kind=%s repo=%s what=%s", gc_item_name(kind),
-			  repo ? repo : "-", what);
+		log_debug("collected kind=%s repo=%s what=%s",
+			  gc_item_name(kind), repo ? repo : "-", what);
 }
 
 /* Removes key (a subtree); 0, or the error after logging it. */
@@ -439,7 +471,8 @@ static void delete_untagged(struct gc_run *g, size_t i)
 
 	run_lock(g);
 	for (size_t m = 0; m < r->nmanifests; m++)
-		if (!kept[m] && !g->o->dry_run && held_id(g, r->manifests[m].id))
+		if (!kept[m] && !g->o->dry_run &&
+		    held_id(g, r->manifests[m].id))
 			kept[m] = true;
 	propagate(g, i);
 
@@ -892,40 +925,34 @@ static void collect(struct gc_run *g)
 	sweep_repos(g);
 }
 
-static void guard_active(struct gc_guard *gd, int delta)
-{
-	if (!gd)
-		return;
-	pthread_mutex_lock(&gd->lock);
-	gd->active += delta;
-	pthread_mutex_unlock(&gd->lock);
-}
-
-int gc_run(struct store *st, const struct gc_options *opts,
-	   struct gc_stats *stats)
+void gc_collect(struct store *st, const struct scan *s,
+		const struct gc_options *opts, struct gc_stats *stats)
 {
 	struct gc_options o = *opts;
-	uint64_t t0 = now_monotonic_ns();
-	struct scan *s = NULL;
 	struct gc_run g;
-	int err;
 
 	if (!o.now)
 		o.now = now_seconds();
-	guard_active(o.guard, 1);
-	err = scan_store(st, &s);
-	if (err) {
-		memset(stats, 0, sizeof(*stats));
-		goto out;
-	}
-
 	run_init(&g, st, s, &o, stats);
 	collect(&g);
 	run_free(&g);
-	stats->seconds = (double)(now_monotonic_ns() - t0) / 1e9;
-out:
-	guard_active(o.guard, -1);
+}
+
+int gc_run(struct store *st, const struct gc_options *o,
+	   struct gc_stats *stats)
+{
+	uint64_t t0 = now_monotonic_ns();
+	struct scan *s = NULL;
+	int err;
+
+	memset(stats, 0, sizeof(*stats));
+	gc_guard_begin(o->guard);
+	err = scan_store(st, &s);
+	if (!err)
+		gc_collect(st, s, o, stats);
+	gc_guard_end(o->guard);
 	scan_free(s);
+	stats->seconds = (double)(now_monotonic_ns() - t0) / 1e9;
 	return err;
 }
 

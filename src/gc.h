@@ -67,6 +67,20 @@ void gc_guard_hold_repo(struct gc_guard *g, const char *repo);
 void gc_guard_hold_tag(struct gc_guard *g, const char *repo,
 		       const char *tag);
 
+/*
+ * For other code that removes what requests may be using (scrub): lock
+ * the guard, ask whether d was held at or after since, and unlock.
+ * gc_guard_begin and gc_guard_end bracket a pass that asks about holds
+ * back to its start, so that none is forgotten meanwhile.  g may be
+ * NULL: nothing is locked or held.
+ */
+void gc_guard_lock(struct gc_guard *g);
+void gc_guard_unlock(struct gc_guard *g);
+bool gc_guard_held(struct gc_guard *g, const struct digest *d,
+		   int64_t since);
+void gc_guard_begin(struct gc_guard *g);
+void gc_guard_end(struct gc_guard *g);
+
 /* ---- a collection ---- */
 
 enum gc_item {
@@ -122,6 +136,13 @@ struct gc_stats {
  */
 int gc_run(struct store *st, const struct gc_options *o,
 	   struct gc_stats *stats);
+
+/*
+ * The same over a scan already made (not changed; may be used again).
+ * With a guard, gc_guard_begin must have been called before the scan.
+ */
+void gc_collect(struct store *st, const struct scan *s,
+		const struct gc_options *o, struct gc_stats *stats);
 
 /* The name of a kind, for reports: "tag", "manifest", "blob"... */
 const char *gc_item_name(enum gc_item kind);

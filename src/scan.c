@@ -73,7 +73,8 @@ static void names_free(struct names *l)
 static bool failed(struct walker *w, int err)
 {
 	if (err && err != -ENOENT && !w->err) {
-		log_error("storage scan failed err=\"%s\"", store_strerror(err));
+		log_error("storage scan failed err=\"%s\"",
+			  store_strerror(err));
 		w->err = err;
 	}
 	return w->err != 0;
@@ -603,7 +604,8 @@ int scan_store(struct store *st, struct scan **out)
 		*out = NULL;
 		return w.err;
 	}
-	qsort(s->repos, s->nrepos, sizeof(*s->repos), repo_cmp);
+	if (s->nrepos)
+		qsort(s->repos, s->nrepos, sizeof(*s->repos), repo_cmp);
 	*out = s;
 	return 0;
 }

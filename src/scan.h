@@ -39,7 +39,7 @@ struct scan_tag {
 struct scan_manifest {
 	uint32_t id;
 	int64_t mtime;        /* of the revision link */
-	bool revision;        /* has a revision link; else only a tag names it */
+	bool revision;        /* has a revision link, else only a tag */
 	bool readable;        /* its content was found and is JSON */
 	bool is_index;
 	bool has_subject;

@@ -23,7 +23,7 @@
 static struct store *st;
 static char root[256];
 
-static void store_fresh(void)
+static inline void store_fresh(void)
 {
 	static int n;
 	char cmd[300];
@@ -40,7 +40,7 @@ static void store_fresh(void)
 		abort();
 }
 
-static void store_done(void)
+static inline void store_done(void)
 {
 	char cmd[300];
 
@@ -51,13 +51,14 @@ static void store_done(void)
 		abort();
 }
 
-static void put_key(const char *key, const char *data, size_t len)
+static inline void put_key(const char *key, const char *data,
+			   size_t len)
 {
 	if (st->ops->put(st, key, data, len) != 0)
 		abort();
 }
 
-static bool key_exists(const char *key)
+static inline bool key_exists(const char *key)
 {
 	struct store_stat sst;
 
@@ -65,7 +66,7 @@ static bool key_exists(const char *key)
 }
 
 /* Moves the modification time of key (file or directory) age s back. */
-static void age_key(const char *key, long age)
+static inline void age_key(const char *key, long age)
 {
 	struct timespec ts[2];
 	char path[1024];
@@ -78,7 +79,7 @@ static void age_key(const char *key, long age)
 		abort();
 }
 
-static void write_link(const char *key, const struct digest *d)
+static inline void write_link(const char *key, const struct digest *d)
 {
 	char s[DIGEST_MAX_STR + 1];
 
@@ -87,7 +88,7 @@ static void write_link(const char *key, const struct digest *d)
 }
 
 /* Stores data as a blob, aged by a day, and returns its digest. */
-static struct digest put_blob(const char *data)
+static inline struct digest put_blob(const char *data)
 {
 	struct digest d;
 	char *key;
@@ -100,7 +101,8 @@ static struct digest put_blob(const char *data)
 	return d;
 }
 
-static void link_layer(const char *repo, const struct digest *d, long age)
+static inline void link_layer(const char *repo, const struct digest *d,
+			      long age)
 {
 	char *key = layout_layer_link(repo, d);
 
@@ -110,7 +112,7 @@ static void link_layer(const char *repo, const struct digest *d, long age)
 }
 
 /* A blob pushed to repo, both a day old. */
-static struct digest push_blob(const char *repo, const char *data)
+static inline struct digest push_blob(const char *repo, const char *data)
 {
 	struct digest d = put_blob(data);
 
@@ -118,7 +120,7 @@ static struct digest push_blob(const char *repo, const char *data)
 	return d;
 }
 
-static char *image_json(const struct digest *config,
+static inline char *image_json(const struct digest *config,
 			const struct digest *layers, size_t n,
 			const struct digest *subject)
 {
@@ -148,7 +150,7 @@ static char *image_json(const struct digest *config,
 	return buf_detach(&b, NULL);
 }
 
-static char *index_json(const struct digest *children, size_t n)
+static inline char *index_json(const struct digest *children, size_t n)
 {
 	struct buf b = BUF_INIT;
 	char s[DIGEST_MAX_STR + 1];
@@ -165,7 +167,7 @@ static char *index_json(const struct digest *children, size_t n)
 	return buf_detach(&b, NULL);
 }
 
-static void set_tag(const char *repo, const char *tag,
+static inline void set_tag(const char *repo, const char *tag,
 		    const struct digest *d, long age)
 {
 	char *key = layout_tag_index_link(repo, tag, d);
@@ -182,7 +184,7 @@ static void set_tag(const char *repo, const char *tag,
  * Pushes a manifest (json, freed here) to repo, a day old, tagged when
  * tag is not NULL, with a referrer link when subject is not NULL.
  */
-static struct digest push_manifest(const char *repo, char *json,
+static inline struct digest push_manifest(const char *repo, char *json,
 				   const char *tag,
 				   const struct digest *subject)
 {
@@ -205,7 +207,7 @@ static struct digest push_manifest(const char *repo, char *json,
 }
 
 /* An image of a config and two layers, the first shared by name. */
-static struct digest push_image(const char *repo, const char *name,
+static inline struct digest push_image(const char *repo, const char *name,
 				const char *tag, struct digest *layers)
 {
 	char text[128];
@@ -225,7 +227,7 @@ static struct digest push_image(const char *repo, const char *name,
 			     NULL);
 }
 
-static bool blob_exists(const struct digest *d)
+static inline bool blob_exists(const struct digest *d)
 {
 	char *key = layout_blob_data(d);
 	bool yes = key_exists(key);
@@ -234,7 +236,7 @@ static bool blob_exists(const struct digest *d)
 	return yes;
 }
 
-static bool layer_linked(const char *repo, const struct digest *d)
+static inline bool layer_linked(const char *repo, const struct digest *d)
 {
 	char *key = layout_layer_link(repo, d);
 	bool yes = key_exists(key);
@@ -243,7 +245,8 @@ static bool layer_linked(const char *repo, const struct digest *d)
 	return yes;
 }
 
-static bool revision_exists(const char *repo, const struct digest *d)
+static inline bool revision_exists(const char *repo,
+				   const struct digest *d)
 {
 	char *key = layout_revision_link(repo, d);
 	bool yes = key_exists(key);
@@ -252,7 +255,7 @@ static bool revision_exists(const char *repo, const struct digest *d)
 	return yes;
 }
 
-static bool tag_exists(const char *repo, const char *tag)
+static inline bool tag_exists(const char *repo, const char *tag)
 {
 	char *key = layout_tag_current(repo, tag);
 	bool yes = key_exists(key);
@@ -261,7 +264,8 @@ static bool tag_exists(const char *repo, const char *tag)
 	return yes;
 }
 
-static void delete_revision(const char *repo, const struct digest *d)
+static inline void delete_revision(const char *repo,
+				   const struct digest *d)
 {
 	char *key = layout_revision_link(repo, d);
 
@@ -271,7 +275,7 @@ static void delete_revision(const char *repo, const struct digest *d)
 	free(key);
 }
 
-static void delete_tag(const char *repo, const char *tag)
+static inline void delete_tag(const char *repo, const char *tag)
 {
 	char *key = layout_tag_dir(repo, tag);
 

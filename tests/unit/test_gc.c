@@ -129,8 +129,10 @@ static void test_untagged_keeps_index_children_and_referrers(void)
 
 	CHECK(collect(false, true, 3600, NULL, &stats, &seen) == 0);
 	CHECK(revision_exists("multi", &idx));
-	CHECK(revision_exists("multi", &c[0]) && revision_exists("multi", &c[1]));
-	CHECK(revision_exists("multi", &sig) && revision_exists("multi", &sigsig));
+	CHECK(revision_exists("multi", &c[0]));
+	CHECK(revision_exists("multi", &c[1]));
+	CHECK(revision_exists("multi", &sig));
+	CHECK(revision_exists("multi", &sigsig));
 	CHECK(blob_exists(&l[0]));
 	CHECK(!revision_exists("multi", &orphan));
 	CHECK(!revision_exists("multi", &orphan_sig));
@@ -336,8 +338,10 @@ static void test_retention_in_a_run(void)
 	o.index = ix;
 	CHECK(gc_run(st, &o, &stats) == 0);
 	CHECK(stats.count[GC_TAG] == 1);
-	CHECK(!tag_exists("ci/app", "build-1") && tag_exists("ci/app", "build-2"));
-	CHECK(!revision_exists("ci/app", &m1) && revision_exists("ci/app", &m2));
+	CHECK(!tag_exists("ci/app", "build-1"));
+	CHECK(tag_exists("ci/app", "build-2"));
+	CHECK(!revision_exists("ci/app", &m1));
+	CHECK(revision_exists("ci/app", &m2));
 	CHECK(index_count_tags(ix, "ci/app") == 1);
 	CHECK(tag_exists("keep/app", "old"));
 	retention_free(rt);

@@ -1,0 +1,56 @@
+/*
+ * scrub.h - re-hashes every stored blob and takes corrupt ones out of
+ * service.
+ *
+ * A blob whose bytes no longer hash to its digest (a bad disk, a stray
+ * write) is moved out of blobs/ to
+ *
+ *   docker/registry/v2/quarantine/<alg>/<hex>/data
+ *
+ * where an operator can inspect it.  From then on the registry answers
+ * BLOB_UNKNOWN for it (or MANIFEST_UNKNOWN for a manifest), as for any
+ * blob whose content is gone, so no client is served bytes that fail
+ * verification; the next push of the same content stores it afresh,
+ * which repairs the images using it.  registry:2 ignores the quarantine
+ * directory.
+ */
+#ifndef BERTH_SCRUB_H
+#define BERTH_SCRUB_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gc_guard;
+struct store;
+
+struct scrub_stats {
+	size_t blobs;        /* blobs hashed */
+	uint64_t bytes;      /* bytes read */
+	size_t corrupt;      /* blobs whose content does not match */
+	size_t quarantined;  /* of those, moved out of service */
+	size_t failed;       /* blobs that could not be read or moved */
+	double seconds;
+};
+
+/*
+ * Called per corrupt blob: its digest, the digest of what is stored,
+ * its size, and where it was moved (NULL when it could not be moved or
+ * a push was using it; the next pass tries again).
+ */
+typedef void (*scrub_bad_fn)(void *arg, const char *digest,
+			     const char *actual, uint64_t size,
+			     const char *quarantine);
+
+/*
+ * One pass over every blob of st.  guard (may be NULL) keeps a blob a
+ * request is using in place.  Stops early when *stop becomes true (stop
+ * may be NULL).  Returns 0 with *stats filled, or a negative errno when
+ * the blob directories could not be listed.
+ */
+int scrub_run(struct store *st, struct gc_guard *guard,
+	      const atomic_bool *stop, scrub_bad_fn on_bad, void *arg,
+	      struct scrub_stats *stats);
+
+#endif
