@@ -393,10 +393,11 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 # rules, CORS, events, a prefix...), paths moved into the test's
 # directory and events sent to a receiver on loopback: berth starts
 # without a warning, anonymous pulls are allowed, a push needs a login,
-# and an admin can push, pull and delete.
+# an admin can push, pull and delete, the receiver hears of the push,
+# and the debug listener serves health checks and metrics.
 check_example_full() {
 	local conf=$WORK/full.yml log=$WORK/full.log trace="" etc=$WORK/etc
-	local base code rport
+	local base code rport dport i
 
 	example_full "$conf"
 	rport=$(free_port)
@@ -410,10 +411,11 @@ check_example_full() {
 		"$DEST/usr/bin/berth" user add "$etc/htpasswd" alice >/dev/null
 
 	PORT=$(free_port)
+	dport=$(free_port)
 	[ -z "$STRACE" ] || trace=$WORK/trace-full
 	# The example's optional read-only switch would refuse the push.
 	REGISTRY_HTTP_ADDR=127.0.0.1:$PORT \
-		REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:$(free_port) \
+		REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:$dport \
 		REGISTRY_STORAGE_DELETE_ENABLED=true \
 		REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=false \
 		start_server "$log" "$conf" "$trace"
@@ -425,6 +427,20 @@ check_example_full() {
 		"$base/team-a/app/blobs/uploads/")
 	[ "$code" = 401 ] || die "anonymous push answered $code, not 401"
 	push_pull "$base" --cacert "$etc/tls/ca.pem" -u 'alice:correct horse'
+
+	for i in $(seq 1 100); do
+		grep -qE '"action": ?"push"' "$WORK/events" 2>/dev/null &&
+			break
+		sleep 0.1
+	done
+	grep -E '"action": ?"push"' "$WORK/events" | grep -q team-a/app ||
+		die "the events receiver heard of no push to team-a/app"
+
+	curl -sSf "http://127.0.0.1:$dport/healthz" >/dev/null
+	curl -sSf "http://127.0.0.1:$dport/readyz" >/dev/null
+	curl -sSf "http://127.0.0.1:$dport/metrics" |
+		grep -q '^berth_http_requests_total{' ||
+		die "no berth_http_requests_total on /metrics"
 	stop_server "$log"
 	quiet_log "$log"
 }
