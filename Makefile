@@ -25,6 +25,10 @@ endif
 
 SRCS    := $(wildcard src/*.c)
 OBJS    := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
+# The web UI's files, compiled in by tools/embed.c (src/ui_assets.h).
+UI_FILES := $(sort $(shell find ui -type f 2>/dev/null))
+UI_DIRS  := $(shell find ui -type d 2>/dev/null)
+OBJS    += $(BUILD)/ui_assets.o
 LIBOBJS := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter-out tests/unit/check.c,$(wildcard tests/unit/test_*.c)))
 BIN     := $(if $(filter 1,$(SAN)),$(BUILD)/berth,berth)
@@ -40,6 +44,16 @@ $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(OBJS:.o=.d)
+
+$(BUILD)/embed: tools/embed.c | $(BUILD)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+# The directories are listed so that adding or removing a file rebuilds.
+$(BUILD)/ui_assets.c: $(BUILD)/embed $(UI_FILES) $(UI_DIRS)
+	$(BUILD)/embed $@ ui $(UI_FILES)
+
+$(BUILD)/ui_assets.o: $(BUILD)/ui_assets.c src/ui_assets.h
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBOBJS) | $(BUILD)
 	@mkdir -p $(dir $@)

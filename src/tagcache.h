@@ -1,0 +1,74 @@
+/*
+ * tagcache.h - each repository's tags with the digest they point to and
+ * when they were pushed, kept between requests for the web UI.
+ *
+ * Knowing where 10,000 tags point means reading 10,000 links; doing it
+ * for every page of a tag list, or for every repository on a catalog
+ * page, would be far too slow.  The cache keeps one immutable table per
+ * repository and replaces it when the repository changes: the index's
+ * tag names are compared on every use, so tags added or deleted are
+ * always seen, and a tag pushed again (same name, new digest) is re-read
+ * when the registry reports it through tagcache_changed.  Rebuilding
+ * reads only the links that changed.
+ *
+ * The total number of rows is bounded; the least recently used
+ * repositories go first.  Thread-safe.
+ */
+#ifndef BERTH_TAGCACHE_H
+#define BERTH_TAGCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+
+struct meta_cache;
+struct registry;
+struct tagcache;
+
+struct tag_row {
+	const char *name;
+	struct digest digest;
+	int64_t pushed;		/* when the tag last changed (its link) */
+};
+
+/* One repository's tags at one moment; immutable. */
+struct tag_table {
+	size_t count;
+	const struct tag_row *rows;	/* sorted by name, as strcmp */
+};
+
+/* What the catalog shows of a repository. */
+struct tag_summary {
+	size_t tags;
+	uint64_t size;		/* distinct blobs of every tagged manifest */
+	int64_t last_push;	/* the newest tag's push, or INT64_MIN */
+};
+
+/* A cache over reg (not owned) using mc (not owned) for sizes. */
+struct tagcache *tagcache_new(struct registry *reg, struct meta_cache *mc,
+			      size_t max_rows);
+void tagcache_free(struct tagcache *tc);
+
+/*
+ * The current tags of repo, or NULL when the repository is unknown.
+ * The table stays valid until tagcache_release, whatever changes.
+ */
+const struct tag_table *tagcache_get(struct tagcache *tc, const char *repo);
+void tagcache_release(struct tagcache *tc, const struct tag_table *t);
+
+/* The summary of t, worked out on first use and kept with t. */
+void tagcache_summary(struct tagcache *tc, const struct tag_table *t,
+		      struct tag_summary *out);
+
+/*
+ * Reports that tag in repo was set or deleted, or with tag NULL that
+ * anything else about repo changed.  Never touches storage.
+ */
+void tagcache_changed(struct tagcache *tc, const char *repo,
+		      const char *tag);
+
+/* Rows held now, for tests. */
+size_t tagcache_rows(struct tagcache *tc);
+
+#endif

@@ -1,0 +1,80 @@
+// catalog.js - every repository the user may pull, grouped by namespace
+// (the first part of the name), with tag count, size and last push.
+// Searching and paging happen on the server.
+
+import {h, fill} from './dom.js';
+import {get} from './api.js';
+import {pref} from './prefs.js';
+import {size, ago, exact} from './format.js';
+import {pager} from './pager.js';
+import {pullHost} from './actions.js';
+
+function row(app, r) {
+	return h('tr', {},
+		h('td', {'data-label': 'Repository'},
+			app.link('/r/' + r.name, r.name)),
+		h('td', {class: 'num', 'data-label': 'Tags'}, String(r.tags)),
+		h('td', {class: 'num', 'data-label': 'Size'}, size(r.size)),
+		h('td', {'data-label': 'Last push', title: exact(r.lastPush)},
+			ago(r.lastPush)));
+}
+
+function table(app, repos) {
+	return h('div', {class: 'table-wrap'}, h('table', {class: 'cards'},
+		h('thead', {}, h('tr', {},
+			h('th', {scope: 'col'}, 'Repository'),
+			h('th', {scope: 'col', class: 'num'}, 'Tags'),
+			h('th', {scope: 'col', class: 'num'}, 'Size'),
+			h('th', {scope: 'col'}, 'Last push'))),
+		h('tbody', {}, repos.map((r) => row(app, r)))));
+}
+
+// Consecutive repositories of one namespace form a group.
+function groups(app, repos) {
+	const out = [];
+	let current = null;
+
+	for (const r of repos) {
+		if (!current || current.ns !== r.namespace) {
+			current = {ns: r.namespace, repos: []};
+			out.push(current);
+		}
+		current.repos.push(r);
+	}
+	return out.map((g) => h('section', {class: 'group',
+		'aria-label': g.ns ? 'Namespace ' + g.ns : 'No namespace'},
+		h('h2', {}, g.ns ? g.ns + '/' : 'No namespace'),
+		table(app, g.repos)));
+}
+
+function empty(app, q) {
+	if (q)
+		return h('p', {class: 'notice'}, 'No repository matches “' + q +
+			'”.');
+	return h('section', {class: 'notice'},
+		h('h2', {}, 'No repositories yet'),
+		h('p', {}, 'Push an image and it appears here:'),
+		h('pre', {}, 'docker tag alpine ' + pullHost(app) +
+			'/alpine:latest\ndocker push ' + pullHost(app) +
+			'/alpine:latest'));
+}
+
+export async function catalogView(app, main, params) {
+	const q = params.get('q') || '';
+	const page = Math.max(1, Number(params.get('page')) || 1);
+	const search = document.getElementById('search');
+	const data = await get('repositories', {q, page,
+		per_page: pref('perPage')});
+
+	if (document.activeElement !== search)
+		search.value = q;
+	document.title = app.info.title;
+	fill(main,
+		h('h1', {}, 'Repositories'),
+		h('p', {class: 'subtle', id: 'repo-count'}, data.total + ' ' +
+			(data.total === 1 ? 'repository' : 'repositories') +
+			(q ? ' matching “' + q + '”' : '')),
+		data.total ? groups(app, data.repositories) : empty(app, q),
+		pager(data.page, data.perPage, data.total, (p) =>
+			app.navigate('/', {...(q ? {q} : {}), page: p})));
+}
