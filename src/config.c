@@ -16,7 +16,10 @@
 #include "config.h"
 #include "acl.h"
 #include "htpasswd.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "retention.h"
+#include "usage.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <jansson.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -1693,6 +1697,97 @@ static const struct config_type type_endpoints = {
 	parse_endpoints, release_endpoints, SUB_NONE
 };
 
+/* ---- values other modules check -------------------------------------- */
+
+/* A string whose form the module using it knows. */
+struct string_check {
+	int (*check)(const char *value, char *why, size_t len);
+};
+
+static int parse_checked(struct config *c, const struct config_key *k,
+			 const struct cnode *n, char *err, size_t errlen)
+{
+	const struct string_check *chk = k->arg;
+	char why[200];
+
+	if (n->kind != CNODE_SCALAR)
+		return bad_value(k->path, n, "a string", err, errlen);
+	if (chk->check(n->value, why, sizeof(why)) < 0) {
+		set_error(err, errlen, "%s: %s", k->path, why);
+		return -EINVAL;
+	}
+	store_string(c, k, xstrdup(n->value));
+	return 0;
+}
+
+static const struct config_type type_checked = {
+	parse_checked, release_string, SUB_NONE
+};
+
+/*
+ * A subtree handed to its module as JSON, every scalar a string, checked
+ * by that module (whose messages name the key).
+ */
+struct tree_check {
+	int (*check)(const json_t *tree, char *err, size_t errlen);
+};
+
+static json_t *cnode_json(const struct cnode *n)
+{
+	json_t *j = NULL;
+
+	switch (n->kind) {
+	case CNODE_NULL:
+		return json_null();
+	case CNODE_SCALAR:
+		j = json_string(n->value);
+		return j ? j : json_null();
+	case CNODE_LIST:
+		j = json_array();
+		for (size_t i = 0; i < n->nkids; i++)
+			json_array_append_new(j, cnode_json(n->kids[i]));
+		return j;
+	case CNODE_MAP:
+		j = json_object();
+		for (size_t i = 0; i < n->nkids; i++)
+			json_object_set_new(j, n->kids[i]->key,
+					    cnode_json(n->kids[i]));
+		return j;
+	}
+	return json_null();
+}
+
+static void release_tree(struct config *c, const struct config_key *k)
+{
+	json_t **field = field_of(c, k);
+
+	json_decref(*field);
+	*field = NULL;
+}
+
+static int parse_tree(struct config *c, const struct config_key *k,
+		      const struct cnode *n, char *err, size_t errlen)
+{
+	const struct tree_check *chk = k->arg;
+	json_t *tree = cnode_json(n);
+
+	if (chk->check(tree, err, errlen) < 0) {
+		json_decref(tree);
+		return -EINVAL;
+	}
+	release_tree(c, k);
+	*(json_t **)field_of(c, k) = tree;
+	return 0;
+}
+
+static const struct config_type type_tree = {
+	parse_tree, release_tree, SUB_NONE
+};
+
+static const struct string_check window_form = {lifecycle_window_check};
+static const struct tree_check retention_rules = {retention_check};
+static const struct tree_check quota_rules = {usage_quota_check};
+
 /* ---- storage drivers ------------------------------------------------- */
 
 /* Keys of the storage section that configure storage, not a driver. */
@@ -1839,6 +1934,26 @@ static const struct config_key config_keys[] = {
 	    uploadpurging_dryrun, "false"),
 	KEY("storage.maintenance.readonly.enabled", type_bool, readonly,
 	    "false"),
+	KEY("storage.maintenance.gc.enabled", type_bool, gc_enabled, "false"),
+	KEY_ARG("storage.maintenance.gc.interval", type_duration, gc_interval,
+		"24h", &positive),
+	KEY_ARG("storage.maintenance.gc.window", type_checked, gc_window, "",
+		&window_form),
+	KEY("storage.maintenance.gc.graceperiod", type_duration,
+	    gc_graceperiod, "1h"),
+	KEY("storage.maintenance.gc.deleteuntagged", type_bool,
+	    gc_deleteuntagged, "false"),
+	KEY("storage.maintenance.gc.dryrun", type_bool, gc_dryrun, "false"),
+	KEY("storage.maintenance.scrub.enabled", type_bool, scrub_enabled,
+	    "false"),
+	KEY_ARG("storage.maintenance.scrub.interval", type_duration,
+		scrub_interval, "168h", &positive),
+	KEY("storage.maintenance.usage.interval", type_duration,
+	    usage_interval, "1h"),
+	KEY_ARG("storage.maintenance.retention", type_tree, retention, NULL,
+		&retention_rules),
+	KEY_ARG("storage.maintenance.quotas", type_tree, quotas, NULL,
+		&quota_rules),
 	NOKEY("storage.cache", type_ignore_debug, NULL),
 	{"storage.redirect.disable", &type_bool, NOFIELD, 0, "false", NULL},
 	NOKEY("storage.tag", type_ignore, NULL),

@@ -106,6 +106,18 @@ struct config {
 	int64_t uploadpurging_age;         /* seconds, default 168h */
 	int64_t uploadpurging_interval;    /* seconds, default 24h */
 	bool uploadpurging_dryrun;         /* default false */
+	/* berth's storage lifecycle, also under storage.maintenance. */
+	bool gc_enabled;                   /* gc.enabled: scheduled runs */
+	int64_t gc_interval;               /* seconds, default 24h */
+	char *gc_window;                   /* "HH:MM-HH:MM" UTC, or "" */
+	int64_t gc_graceperiod;            /* seconds, default 1h */
+	bool gc_deleteuntagged;            /* default false */
+	bool gc_dryrun;                    /* default false */
+	bool scrub_enabled;                /* scrub.enabled, default false */
+	int64_t scrub_interval;            /* seconds, default 168h */
+	int64_t usage_interval;            /* seconds, 0: only on events */
+	struct json_t *retention;          /* rules (retention.h), or NULL */
+	struct json_t *quotas;             /* rules (usage.h), or NULL */
 
 	/* auth.htpasswd: both set, or both NULL when auth is off. */
 	char *auth_htpasswd_realm;

@@ -17,7 +17,6 @@
 #include <jansson.h>
 #include <limits.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,19 +33,6 @@ struct retention {
 	struct rule *rules;
 	size_t count;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* A scalar's text: strings as they are, integers printed. */
 static const char *scalar_text(const json_t *v, char *tmp, size_t len)
@@ -65,22 +51,28 @@ static int parse_patterns(const json_t *v, struct rule *r, const char *at,
 {
 	size_t n = json_is_array(v) ? json_array_size(v) : 1;
 
-	if (!json_is_array(v) && !json_is_string(v))
-		return fail(err, errlen, "%s.repositories: expected a list of "
-			    "repository patterns", at);
-	if (n == 0)
-		return fail(err, errlen, "%s.repositories: the list is empty",
-			    at);
+	if (!json_is_array(v) && !json_is_string(v)) {
+		set_error(err, errlen, "%s.repositories: expected a list of "
+			  "repository patterns", at);
+		return -1;
+	}
+	if (n == 0) {
+		set_error(err, errlen, "%s.repositories: the list is empty",
+			  at);
+		return -1;
+	}
 
 	r->patterns = xcalloc(n + 1, sizeof(*r->patterns));
 	for (size_t i = 0; i < n; i++) {
 		const json_t *p = json_is_array(v) ? json_array_get(v, i) : v;
 		const char *s = json_string_value(p);
 
-		if (!s || !acl_pattern_valid(s))
-			return fail(err, errlen, "%s.repositories: \"%s\" is "
-				    "not a repository pattern", at,
-				    s ? s : "(not a string)");
+		if (!s || !acl_pattern_valid(s)) {
+			set_error(err, errlen, "%s.repositories: \"%s\" is "
+				  "not a repository pattern", at,
+				  s ? s : "(not a string)");
+			return -1;
+		}
 		r->patterns[i] = xstrdup(s);
 	}
 	return 0;
@@ -95,9 +87,11 @@ static int parse_keeplast(const json_t *v, struct rule *r, const char *at,
 
 	errno = 0;
 	n = s ? strtol(s, &end, 10) : -1;
-	if (!s || errno || end == s || *end || n < 0 || n > INT_MAX)
-		return fail(err, errlen, "%s.keeplast: expected a whole number "
-			    "of tags, got \"%s\"", at, s ? s : "?");
+	if (!s || errno || end == s || *end || n < 0 || n > INT_MAX) {
+		set_error(err, errlen, "%s.keeplast: expected a whole number "
+			  "of tags, got \"%s\"", at, s ? s : "?");
+		return -1;
+	}
 	r->keeplast = n;
 	return 0;
 }
@@ -108,16 +102,19 @@ static int parse_keeptags(const json_t *v, struct rule *r, const char *at,
 	const char *s = json_string_value(v);
 	int rc;
 
-	if (!s || !*s)
-		return fail(err, errlen, "%s.keeptags: expected a regular "
-			    "expression", at);
+	if (!s || !*s) {
+		set_error(err, errlen, "%s.keeptags: expected a regular "
+			  "expression", at);
+		return -1;
+	}
 	rc = regcomp(&r->keeptags, s, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		char why[128];
 
 		regerror(rc, &r->keeptags, why, sizeof(why));
-		return fail(err, errlen, "%s.keeptags: \"%s\": %s", at, s,
-			    why);
+		set_error(err, errlen, "%s.keeptags: \"%s\": %s", at, s,
+			  why);
+		return -1;
 	}
 	r->has_regex = true;
 	return 0;
@@ -128,9 +125,11 @@ static int parse_olderthan(const json_t *v, struct rule *r, const char *at,
 {
 	const char *s = json_string_value(v);
 
-	if (!s || config_parse_duration(s, &r->olderthan) < 0)
-		return fail(err, errlen, "%s.olderthan: expected a duration "
-			    "such as 720h, got \"%s\"", at, s ? s : "?");
+	if (!s || config_parse_duration(s, &r->olderthan) < 0) {
+		set_error(err, errlen, "%s.olderthan: expected a duration "
+			  "such as 720h, got \"%s\"", at, s ? s : "?");
+		return -1;
+	}
 	return 0;
 }
 
@@ -145,8 +144,9 @@ static int parse_member(const char *key, const json_t *v, struct rule *r,
 		return parse_keeptags(v, r, at, err, errlen);
 	if (!strcmp(key, "olderthan"))
 		return parse_olderthan(v, r, at, err, errlen);
-	return fail(err, errlen, "%s.%s: unknown setting; expected "
-		    "repositories, keeplast, keeptags or olderthan", at, key);
+	set_error(err, errlen, "%s.%s: unknown setting; expected "
+		  "repositories, keeplast, keeptags or olderthan", at, key);
+	return -1;
 }
 
 static void rule_clear(struct rule *r)
@@ -168,18 +168,24 @@ static int parse_rule(const json_t *obj, size_t i, struct rule *r,
 	snprintf(at, sizeof(at), "storage.maintenance.retention[%zu]", i);
 	r->keeplast = -1;
 	r->olderthan = -1;
-	if (!json_is_object(obj))
-		return fail(err, errlen, "%s: expected a mapping", at);
+	if (!json_is_object(obj)) {
+		set_error(err, errlen, "%s: expected a mapping", at);
+		return -1;
+	}
 
 	json_object_foreach((json_t *)obj, key, v) {
 		if (parse_member(key, v, r, at, err, errlen) < 0)
 			return -1;
 	}
-	if (!r->patterns)
-		return fail(err, errlen, "%s: repositories is missing", at);
-	if (r->keeplast < 0 && r->olderthan < 0)
-		return fail(err, errlen, "%s: give keeplast or olderthan, or "
-			    "the rule expires nothing", at);
+	if (!r->patterns) {
+		set_error(err, errlen, "%s: repositories is missing", at);
+		return -1;
+	}
+	if (r->keeplast < 0 && r->olderthan < 0) {
+		set_error(err, errlen, "%s: give keeplast or olderthan, or "
+			  "the rule expires nothing", at);
+		return -1;
+	}
 	return 0;
 }
 
@@ -192,8 +198,9 @@ int retention_parse(const json_t *conf, struct retention **out, char *err,
 	*out = NULL;
 	if (conf && !json_is_null(conf) && !json_is_array(conf)) {
 		free(rt);
-		return fail(err, errlen, "storage.maintenance.retention: "
-			    "expected a list of rules");
+		set_error(err, errlen, "storage.maintenance.retention: "
+			  "expected a list of rules");
+		return -1;
 	}
 	rt->rules = xcalloc(n ? n : 1, sizeof(*rt->rules));
 	for (size_t i = 0; i < n; i++) {

@@ -30,17 +30,14 @@
 
 struct scrubber {
 	struct store *st;
-	struct gc_guard *guard;
-	const atomic_bool *stop;
-	scrub_bad_fn on_bad;
-	void *arg;
+	const struct scrub_options *o;
 	struct scrub_stats *stats;
 	char *chunk;
 };
 
 static bool stopping(const struct scrubber *s)
 {
-	return s->stop && atomic_load(s->stop);
+	return s->o->stop && atomic_load(s->o->stop);
 }
 
 /* Hashes the data at key into got; 0 or a negative errno. */
@@ -80,10 +77,14 @@ static char *quarantine(struct scrubber *s, const struct digest *d,
 	char *to = quarantine_key(d);
 	int err = -EBUSY;
 
-	gc_guard_lock(s->guard);
-	if (!gc_guard_held(s->guard, d, since))
+	if (s->o->report_only) {
+		free(to);
+		return NULL;
+	}
+	gc_guard_lock(s->o->guard);
+	if (!gc_guard_held(s->o->guard, d, since))
 		err = s->st->ops->move(s->st, key, to);
-	gc_guard_unlock(s->guard);
+	gc_guard_unlock(s->o->guard);
 
 	if (err == 0)
 		return to;
@@ -127,8 +128,8 @@ static void check_blob(struct scrubber *s, const struct digest *d,
 	log_error("blob content does not match its digest digest=%s "
 		  "actual=%s bytes=%llu quarantine=%s", want, have,
 		  (unsigned long long)size, moved ? moved : "-");
-	if (s->on_bad)
-		s->on_bad(s->arg, want, have, size, moved);
+	if (s->o->on_bad)
+		s->o->on_bad(s->o->arg, want, have, size, moved);
 	free(moved);
 }
 
@@ -173,9 +174,9 @@ static int scrub_prefix(struct scrubber *s, const char *alg,
 			continue;
 		key = layout_blob_data(&d);
 		/* Holds made while the blob is hashed must not be dropped. */
-		gc_guard_begin(s->guard);
+		gc_guard_begin(s->o->guard);
 		check_blob(s, &d, key);
-		gc_guard_end(s->guard);
+		gc_guard_end(s->o->guard);
 		free(key);
 	}
 	names_free(&l);
@@ -201,11 +202,10 @@ static int scrub_alg(struct scrubber *s, const char *alg)
 	return err;
 }
 
-int scrub_run(struct store *st, struct gc_guard *guard,
-	      const atomic_bool *stop, scrub_bad_fn on_bad, void *arg,
+int scrub_run(struct store *st, const struct scrub_options *o,
 	      struct scrub_stats *stats)
 {
-	struct scrubber s = {st, guard, stop, on_bad, arg, stats, NULL};
+	struct scrubber s = {st, o, stats, NULL};
 	uint64_t t0 = now_monotonic_ns();
 	int err;
 

@@ -43,14 +43,19 @@ typedef void (*scrub_bad_fn)(void *arg, const char *digest,
 			     const char *actual, uint64_t size,
 			     const char *quarantine);
 
+struct scrub_options {
+	struct gc_guard *guard;   /* keeps blobs requests use; may be NULL */
+	bool report_only;         /* find corrupt blobs but move nothing */
+	const atomic_bool *stop;  /* ends the pass early; may be NULL */
+	scrub_bad_fn on_bad;      /* may be NULL */
+	void *arg;
+};
+
 /*
- * One pass over every blob of st.  guard (may be NULL) keeps a blob a
- * request is using in place.  Stops early when *stop becomes true (stop
- * may be NULL).  Returns 0 with *stats filled, or a negative errno when
- * the blob directories could not be listed.
+ * One pass over every blob of st.  Returns 0 with *stats filled, or a
+ * negative errno when the blob directories could not be listed.
  */
-int scrub_run(struct store *st, struct gc_guard *guard,
-	      const atomic_bool *stop, scrub_bad_fn on_bad, void *arg,
+int scrub_run(struct store *st, const struct scrub_options *o,
 	      struct scrub_stats *stats);
 
 #endif

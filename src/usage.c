@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,36 +136,27 @@ void usage_format_size(uint64_t bytes, char out[32])
 
 /* ---- quota rules ---- */
 
-static int qfail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int qfail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int parse_patterns(const json_t *v, struct quota *q, const char *at,
 			  char *err, size_t errlen)
 {
 	size_t n = json_is_array(v) ? json_array_size(v) : 1;
 
-	if ((!json_is_array(v) && !json_is_string(v)) || n == 0)
-		return qfail(err, errlen, "%s.repositories: expected a list of "
-			     "repository patterns", at);
+	if ((!json_is_array(v) && !json_is_string(v)) || n == 0) {
+		set_error(err, errlen, "%s.repositories: expected a list of "
+			  "repository patterns", at);
+		return -1;
+	}
 	q->patterns = xcalloc(n + 1, sizeof(*q->patterns));
 	for (size_t i = 0; i < n; i++) {
 		const json_t *p = json_is_array(v) ? json_array_get(v, i) : v;
 		const char *s = json_string_value(p);
 
-		if (!s || !acl_pattern_valid(s))
-			return qfail(err, errlen, "%s.repositories: \"%s\" is "
-				     "not a repository pattern", at,
-				     s ? s : "(not a string)");
+		if (!s || !acl_pattern_valid(s)) {
+			set_error(err, errlen, "%s.repositories: \"%s\" is "
+				  "not a repository pattern", at,
+				  s ? s : "(not a string)");
+			return -1;
+		}
 		q->patterns[i] = xstrdup(s);
 	}
 	return 0;
@@ -183,10 +173,20 @@ static int parse_limit(const json_t *v, struct quota *q, const char *at,
 			 (long long)json_integer_value(v));
 		s = tmp;
 	}
-	if (!s || usage_parse_size(s, &q->limit) < 0)
-		return qfail(err, errlen, "%s.limit: expected a size such as "
-			     "10GiB or 500MB, got \"%s\"", at, s ? s : "?");
+	if (!s || usage_parse_size(s, &q->limit) < 0) {
+		set_error(err, errlen, "%s.limit: expected a size such as "
+			  "10GiB or 500MB, got \"%s\"", at, s ? s : "?");
+		return -1;
+	}
 	return 0;
+}
+
+static int unknown_setting(const char *key, const char *at, char *err,
+			   size_t errlen)
+{
+	set_error(err, errlen, "%s.%s: unknown setting; expected "
+		  "repositories or limit", at, key);
+	return -1;
 }
 
 static int parse_quota(const json_t *obj, size_t i, struct quota *q,
@@ -197,8 +197,10 @@ static int parse_quota(const json_t *obj, size_t i, struct quota *q,
 	json_t *v;
 
 	snprintf(at, sizeof(at), "storage.maintenance.quotas[%zu]", i);
-	if (!json_is_object(obj))
-		return qfail(err, errlen, "%s: expected a mapping", at);
+	if (!json_is_object(obj)) {
+		set_error(err, errlen, "%s: expected a mapping", at);
+		return -1;
+	}
 	json_object_foreach((json_t *)obj, key, v) {
 		int rc;
 
@@ -207,14 +209,15 @@ static int parse_quota(const json_t *obj, size_t i, struct quota *q,
 		else if (!strcmp(key, "limit"))
 			rc = parse_limit(v, q, at, err, errlen);
 		else
-			rc = qfail(err, errlen, "%s.%s: unknown setting; "
-				   "expected repositories or limit", at, key);
+			rc = unknown_setting(key, at, err, errlen);
 		if (rc < 0)
 			return -1;
 	}
-	if (!q->patterns || !q->limit)
-		return qfail(err, errlen, "%s: needs repositories and limit",
-			     at);
+	if (!q->patterns || !q->limit) {
+		set_error(err, errlen, "%s: needs repositories and limit",
+			  at);
+		return -1;
+	}
 	return 0;
 }
 
@@ -238,8 +241,9 @@ static int parse_quotas(const json_t *conf, struct quota **out, size_t *n,
 	*n = 0;
 	if (conf && !json_is_null(conf) && !json_is_array(conf)) {
 		free(q);
-		return qfail(err, errlen, "storage.maintenance.quotas: "
-			     "expected a list of rules");
+		set_error(err, errlen, "storage.maintenance.quotas: "
+			  "expected a list of rules");
+		return -1;
 	}
 	for (size_t i = 0; i < count; i++) {
 		if (parse_quota(json_array_get(conf, i), i, &q[i], err,

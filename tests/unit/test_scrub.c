@@ -41,6 +41,7 @@ static void test_finds_and_quarantines(void)
 	struct scrub_stats stats;
 	struct digest good, bad;
 	struct bad seen = {0};
+	struct scrub_options o = {.on_bad = on_bad, .arg = &seen};
 	char want[DIGEST_MAX_STR + 1], *key;
 
 	store_fresh();
@@ -49,7 +50,7 @@ static void test_finds_and_quarantines(void)
 	push_image("app", "x", "v1", NULL);
 	corrupt(&bad);
 
-	CHECK(scrub_run(st, NULL, NULL, on_bad, &seen, &stats) == 0);
+	CHECK(scrub_run(st, &o, &stats) == 0);
 	CHECK(stats.blobs == 6 && stats.corrupt == 1);
 	CHECK(stats.quarantined == 1 && stats.failed == 0);
 	digest_format(&bad, want);
@@ -67,7 +68,7 @@ static void test_finds_and_quarantines(void)
 
 	/* A second pass finds nothing more. */
 	memset(&seen, 0, sizeof(seen));
-	CHECK(scrub_run(st, NULL, NULL, on_bad, &seen, &stats) == 0);
+	CHECK(scrub_run(st, &o, &stats) == 0);
 	CHECK(stats.corrupt == 0 && seen.n == 0 && stats.blobs == 5);
 	store_done();
 }
@@ -77,13 +78,15 @@ static void test_held_blob_stays(void)
 	struct gc_guard *guard = gc_guard_new(3600);
 	struct scrub_stats stats;
 	struct bad seen = {0};
+	struct scrub_options o = {.on_bad = on_bad, .arg = &seen};
 	struct digest d;
 
 	store_fresh();
 	d = push_blob("app", "being pushed again right now");
 	corrupt(&d);
 	gc_guard_hold_digest(guard, &d);
-	CHECK(scrub_run(st, guard, NULL, on_bad, &seen, &stats) == 0);
+	o.guard = guard;
+	CHECK(scrub_run(st, &o, &stats) == 0);
 	CHECK(stats.corrupt == 1 && stats.quarantined == 0 && !seen.moved);
 	CHECK(blob_exists(&d));
 	gc_guard_free(guard);
@@ -93,11 +96,13 @@ static void test_held_blob_stays(void)
 static void test_stop(void)
 {
 	atomic_bool stop = true;
+	struct scrub_options o = {.stop = &stop};
 	struct scrub_stats stats;
 
 	store_fresh();
 	push_image("app", "x", "v1", NULL);
-	CHECK(scrub_run(st, NULL, &stop, NULL, NULL, &stats) == 0);
+
+	CHECK(scrub_run(st, &o, &stats) == 0);
 	CHECK(stats.blobs == 0);
 	store_done();
 }
