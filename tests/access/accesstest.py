@@ -19,6 +19,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -382,12 +383,17 @@ class Clients:
         self.env["REGISTRY_AUTH_FILE"] = self.authfile
         self.env["TMPDIR"] = bt.scratch("tmp")
         self.env["HOME"] = bt.scratch("home")
+        self.podman_dir = None
 
     def skopeo(self, *args):
         return ["skopeo", "--command-timeout", "120s"] + list(args)
 
     def podman(self, *args):
-        d = self.dir
+        # podman refuses a run root longer than 50 characters, which a
+        # scratch directory deep in a run can be.
+        if self.podman_dir is None:
+            self.podman_dir = tempfile.mkdtemp(prefix="berth-pm-")
+        d = self.podman_dir
         return ["podman", "--root", os.path.join(d, "podman-root"),
                 "--runroot", os.path.join(d, "podman-run"),
                 "--tmpdir", os.path.join(d, "podman-tmp"),
@@ -402,9 +408,13 @@ class Clients:
 
     def cleanup(self):
         """Removes podman's state (vfs layers can be large)."""
+        if self.podman_dir is None:
+            return
         subprocess.run(self.podman("system", "reset", "-f"),
                        env=self.env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=120)
+        shutil.rmtree(self.podman_dir, ignore_errors=True)
+        self.podman_dir = None
 
 
 def oci_image(tag, seed):
