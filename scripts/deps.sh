@@ -4,7 +4,8 @@
 #   scripts/deps.sh build   what `make` needs: compiler and libraries
 #   scripts/deps.sh test    that, plus the real clients and tools the
 #                           test suites drive (skopeo, podman, Debian's
-#                           docker-registry, curl, wrk, clang)
+#                           docker-registry, curl, wrk, clang, nginx,
+#                           chromium)
 #
 # It asks dpkg what is already installed and only runs apt-get (update,
 # then install) when something is missing, so a second run is silent and
@@ -14,7 +15,8 @@ set -eu
 BUILD_PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libjansson-dev
 libyaml-dev libssl-dev libcrypt-dev libgnutls28-dev libsystemd-dev
 libcurl4-openssl-dev"
-TEST_PKGS="$BUILD_PKGS skopeo podman docker-registry python3 curl wrk clang"
+TEST_PKGS="$BUILD_PKGS skopeo podman docker-registry python3 curl wrk clang
+nginx chromium"
 
 usage() {
 	echo "usage: $0 build|test" >&2
