@@ -20,7 +20,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum log_level { LVL_ERROR = 0, LVL_WARN, LVL_INFO, LVL_DEBUG };
+/* LVL_NONE as the threshold silences everything, e.g. while a first
+ * pass over the configuration only learns which format to log in. */
+enum log_level {
+	LVL_NONE = -1,
+	LVL_ERROR = 0,
+	LVL_WARN,
+	LVL_INFO,
+	LVL_DEBUG,
+};
 
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON, LOG_FORMAT_LOGFMT };
 

@@ -88,6 +88,7 @@ BERTH=./berth run_suite clients "" "$CLIENTS_LIMIT" \
 run_suite install "" 300 tests/install/test_install.sh
 BERTH=./berth run_suite hardening "" 1200 python3 tests/hardening/run.py
 BERTH=./berth run_suite access "" 1500 tests/access/run.sh
+BERTH=./berth run_suite ops "" 1200 python3 tests/ops/run.py
 
 # The black-box suite reads berth's stderr for sanitizer reports and
 # fails the test during which one appeared, so reports stay on stderr.

@@ -1,0 +1,167 @@
+"""Metrics and health answers on the debug listener, after a known
+sequence of pushes, pulls, mounts and deletes."""
+
+import os
+import sys
+
+import opstest as ops
+from opstest import bt, check
+
+sys.path.insert(0, os.path.join(os.path.dirname(ops.HERE), "access"))
+
+
+def delta(before, after, key):
+    return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+def test_metrics_follow_a_known_sequence():
+    srv = ops.start_ops()
+    repo, other = bt.unique("ops/metrics"), bt.unique("ops/mounted")
+    image = bt.make_image(nlayers=1)
+    layer = image.layers[0]
+    before = ops.scrape(srv)
+
+    bt.push_image(srv, repo, image, tag="v1")             # 2 POST, 2 PUT
+    for _ in range(2):                                     # 2 GET manifest
+        bt.expect(bt.get_manifest(srv, repo, "v1"), 200)
+    bt.expect(srv.head(bt.manifest_path(repo, "v1"),       # 1 HEAD manifest
+                       headers={"Accept": bt.ACCEPT_ALL}), 200)
+    bt.expect(srv.get(bt.blob_path(repo, bt.digest_of(layer))), 200)
+    missing = bt.digest_of(b"not pushed anywhere")
+    bt.expect(srv.get(bt.blob_path(repo, missing)), 404)   # 1 GET 404
+    r = srv.request("POST", bt.with_query(bt.uploads_path(other),
+                                          mount=bt.digest_of(layer),
+                                          **{"from": repo}))
+    bt.expect(r, 201, "mount")                             # POST 201
+    bt.expect(srv.request("DELETE", bt.manifest_path(repo, image.digest)),
+              202, "delete manifest")
+    after = ops.scrape(srv)
+
+    expected = [
+            ("blob_upload", "POST", 202, 2), ("blob_upload", "PUT", 201, 2),
+            ("blob_upload", "POST", 201, 1),
+            ("manifest", "PUT", 201, 1), ("manifest", "GET", 200, 2),
+            ("manifest", "HEAD", 200, 1), ("manifest", "DELETE", 202, 1),
+            ("blob", "GET", 200, 1), ("blob", "GET", 404, 1),
+    ]
+    for route, method, status, n in expected:
+        got = (ops.requests_total(after, route, method, status) -
+               ops.requests_total(before, route, method, status))
+        check(got == n, "berth_http_requests_total{route=%s,method=%s,"
+              "status=%d} went up by %s, not %d" % (route, method, status,
+                                                   got, n))
+
+    sent = sum(len(b) for b in image.blobs) + len(image.manifest)
+    got = delta(before, after, "berth_http_bytes_received_total")
+    check(got == sent, "bytes received went up by %s, %d were sent" % (
+            got, sent))
+    got = delta(before, after, "berth_http_bytes_sent_total")
+    want = 2 * len(image.manifest) + len(layer)
+    check(got >= want, "bytes sent went up by %s, at least %d were "
+          "served" % (got, want))
+    hist = 'berth_http_request_duration_seconds_count{route="manifest"}'
+    check(delta(before, after, hist) == 5, "%s went up by %s, not 5" % (
+            hist, delta(before, after, hist)))
+    check(after.get("berth_uploads_in_flight") == 0,
+          "uploads in flight: %s" % after.get("berth_uploads_in_flight"))
+
+
+def test_storage_gauges_count_blobs():
+    srv = ops.start_ops()
+    # The first full count of the empty store runs as berth starts.
+    ops.wait_for(lambda: "berth_storage_blobs" in ops.scrape(srv),
+                 "berth_storage_blobs to appear")
+    check(ops.scrape(srv)["berth_storage_blobs"] == 0, "empty store "
+          "has %s blobs" % ops.scrape(srv)["berth_storage_blobs"])
+    image = bt.make_image(nlayers=2)
+    bt.push_image(srv, bt.unique("ops/gauge"), image, tag="t")
+    bt.push_image(srv, bt.unique("ops/gauge"), image, tag="t")  # no new
+    values = ops.scrape(srv)
+    blobs = len(image.blobs) + 1                  # and the manifest
+    size = sum(len(b) for b in image.blobs) + len(image.manifest)
+    check(values.get("berth_storage_blobs") == blobs,
+          "berth_storage_blobs is %s, %d distinct blobs were pushed" % (
+                  values.get("berth_storage_blobs"), blobs))
+    check(values.get("berth_storage_bytes") == size,
+          "berth_storage_bytes is %s, they hold %d bytes" % (
+                  values.get("berth_storage_bytes"), size))
+
+    # A restart counts the store again and finds the same.
+    srv.restart()
+    ops.wait_for(lambda: ops.scrape(srv).get("berth_storage_blobs") ==
+                 blobs, "the recount after a restart")
+    check(ops.scrape(srv).get("berth_storage_bytes") == size,
+          "bytes after restart: %s" % ops.scrape(srv).get(
+                  "berth_storage_bytes"))
+
+
+def test_process_and_build_metrics():
+    srv = ops.start_ops()
+    values = ops.scrape(srv)
+    for name in ("process_resident_memory_bytes", "process_open_fds",
+                 "process_max_fds", "process_cpu_seconds_total",
+                 "process_start_time_seconds"):
+        check(values.get(name, 0) > 0, "%s is %s" % (name,
+                                                     values.get(name)))
+    pid_fds = len(os.listdir("/proc/%d/fd" % srv.proc.pid))
+    check(abs(values["process_open_fds"] - pid_fds) <= 8,
+          "process_open_fds %s, /proc says %d" % (
+                  values["process_open_fds"], pid_fds))
+    check(any(k.startswith("berth_build_info{version=") for k in values),
+          "no berth_build_info")
+
+
+def test_health_endpoints():
+    srv = ops.start_ops(prometheus=False)
+    status, _, body = ops.debug_get(srv, "/healthz")
+    check(status == 200, "/healthz -> %d %s" % (status, body))
+    status, _, body = ops.debug_get(srv, "/readyz")
+    check(status == 200 and body == "ready\n",
+          "/readyz -> %d %r" % (status, body))
+    status, _, body = ops.debug_get(srv, "/debug/health")
+    check(status == 200 and body == "{}",
+          "/debug/health -> %d %r" % (status, body))
+    status, _, body = ops.debug_get(srv, "/metrics")
+    check(status == 404, "/metrics with prometheus off -> %d" % status)
+    r = srv.get("/metrics")
+    check(r.status == 404, "/metrics on the registry port -> %d" % r.status)
+
+
+def test_prometheus_path_setting():
+    srv = ops.start_ops(env={
+            "REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH": "/internal/prom"})
+    status, headers, body = ops.debug_get(srv, "/internal/prom")
+    check(status == 200, "/internal/prom -> %d" % status)
+    ops.parse_metrics(body)
+    check("berth_http_requests_total" in body, "no request counts")
+    check(ops.debug_get(srv, "/metrics")[0] == 404,
+          "/metrics still answers with another path configured")
+
+
+def test_auth_failures_counted():
+    import accesstest as at
+
+    port = bt.free_port()
+    env = {"REGISTRY_HTTP_DEBUG_ADDR": "%s:%d" % (bt.HOST, port),
+           "REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED": "true"}
+    srv = at.start_secured({"ops": "right-password"}, env=env)
+    srv.debug_port = port
+    key = "berth_auth_failures_total"
+    before = ops.scrape(srv).get(key)
+    check(before is not None, "no %s" % key)
+
+    # A bare challenge is how every client starts: not a failure.
+    at.expect_challenge(srv.get("/v2/"), "no credentials")
+    check(ops.scrape(srv)[key] == before, "a challenge counted as a "
+          "failure")
+    r = srv.get("/v2/", headers={"Authorization":
+                                 at.basic("ops", "wrong-password")})
+    bt.expect(r, 401, "wrong password")
+    r = srv.get("/v2/", headers={"Authorization":
+                                 at.basic("nobody", "x")})
+    bt.expect(r, 401, "unknown user")
+    check(ops.scrape(srv)[key] == before + 2, "%s went from %s to %s "
+          "after two bad logins" % (key, before, ops.scrape(srv)[key]))
+    bt.expect(at.As(srv, "ops", "right-password").get("/v2/"), 200)
+    check(ops.scrape(srv)[key] == before + 2, "a good login counted")
+    at.log_secrets_check(srv, ["right-password", "wrong-password"])
