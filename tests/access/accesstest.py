@@ -189,10 +189,11 @@ class As:
         return self.srv.resolve(location)
 
 
-def expect_challenge(r, what=""):
-    """Checks a 401 that asks for a Basic login in berth's test realm."""
+def expect_challenge(r, what="", realm=REALM):
+    """Checks a 401 that asks for a Basic login in realm (by default the
+    tests' own)."""
     bt.expect_error(r, 401, "UNAUTHORIZED", what)
-    bt.expect_header(r, "WWW-Authenticate", 'Basic realm="%s"' % REALM,
+    bt.expect_header(r, "WWW-Authenticate", 'Basic realm="%s"' % realm,
                      what)
 
 
