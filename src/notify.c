@@ -498,6 +498,12 @@ static void on_delivered(struct endpoint *ep, struct send_state *s,
 	s->streak = 0;
 }
 
+/*
+ * NEEDSWORK: an endpoint that refuses one envelope for good (a 400 for
+ * something it cannot parse) holds up every later event, since nothing
+ * is ever dropped; a maximum number of tries with a dead-letter file
+ * would let the rest through.
+ */
 static void on_failed(struct endpoint *ep, struct send_state *s,
 		      const char *why)
 {
