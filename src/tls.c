@@ -74,6 +74,31 @@ static int read_datum(const char *path, gnutls_datum_t *d, char *err,
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * Whether key is the private half of the certificate's public key.  A
+ * renewal caught between writing its two files, or a wrong key, would
+ * otherwise be served and fail every handshake.
+ */
+static bool key_matches(gnutls_pcert_st *cert, gnutls_privkey_t key)
+{
+	gnutls_datum_t mine = {NULL, 0}, theirs = {NULL, 0};
+	gnutls_pubkey_t pub;
+	bool same = false;
+
+	if (gnutls_pubkey_init(&pub) < 0)
+		return false;
+	if (gnutls_pubkey_import_privkey(pub, key, 0, 0) == 0 &&
+	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &mine) == 0 &&
+	    gnutls_pubkey_export2(cert->pubkey, GNUTLS_X509_FMT_DER,
+				  &theirs) == 0)
+		same = mine.size == theirs.size &&
+		       memcmp(mine.data, theirs.data, mine.size) == 0;
+	gnutls_free(mine.data);
+	gnutls_free(theirs.data);
+	gnutls_pubkey_deinit(pub);
+	return same;
+}
+
 static struct creds *creds_load(const char *cert_path, const char *key_path,
 				char *err, size_t errlen)
 {
@@ -100,6 +125,11 @@ static struct creds *creds_load(const char *cert_path, const char *key_path,
 						 0)) < 0) {
 		snprintf(err, errlen, "%s holds no usable private key",
 			 key_path);
+		goto fail;
+	}
+	if (!key_matches(&c->chain[0], c->key)) {
+		snprintf(err, errlen, "the key in %s is not the one of the "
+			 "certificate in %s", key_path, cert_path);
 		goto fail;
 	}
 	gnutls_free(cert.data);
