@@ -167,6 +167,8 @@ def build(res):
     t.rate("%s blob pull (curl), best of 5, GB/s" % blob_name,
            "pull_bps", "GB/s",
            ">= 1x", 1.0, GB, "%.2f")
+    t.time("server CPU time per pull (user + system)", "pull_cpu_s",
+           "-", None)
     t.share("blob pull vs nginx sendfile", "pull_bps", nginx,
             "nginx", "berth >= 90%", 0.90)
     t.time("catalog, all %s repositories, n=100 following Link" % repos,

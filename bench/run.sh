@@ -366,11 +366,15 @@ pull_best() {
 }
 
 # Pulls the big blob: timed pulls, then one untimed pull whose bytes are
-# checked against the digest.
+# checked against the digest.  Records the fastest pull and the server's
+# CPU seconds per pull.
 big_pull() {
-	local kind=$1 url s got
+	local kind=$1 url s got cpu0
 	url="http://$SRV_ADDR/v2/${BIG_REPO}1/blobs/sha256:$BLOB_DIGEST"
+	cpu0=$(proc_cpu "$SRV_PID")
 	s=$(pull_best "$url")
+	put "$kind.pull_cpu_s" "$(calc %.3f '(b - a) / c' "$cpu0" \
+		"$(proc_cpu "$SRV_PID")" "$PULLS")"
 	put "$kind.pull_s" "$s"
 	put "$kind.pull_bps" "$(per_second "$BLOB_BYTES" "$s")"
 	got=$(curl -s "$url" | openssl dgst -sha256 -r | cut -d' ' -f1)
