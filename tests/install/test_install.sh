@@ -87,7 +87,7 @@ for p in filter(str.isdigit, os.listdir("/proc")):
 # reach it.
 start_server() {
 	local log=$1 config=$2 trace=${3:-}
-	local bin=$DEST/usr/bin/berth i
+	local bin=$DEST/usr/bin/berth
 
 	if [ -n "$trace" ]; then
 		strace -f -qq -o "$trace" "$bin" serve "$config" \
@@ -97,7 +97,7 @@ start_server() {
 	fi
 	SERVER_PID=$!
 	BERTH_PID=$SERVER_PID
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
 			cat "$log"
 			die "berth exited during start-up"
@@ -144,7 +144,7 @@ sha256() {
 # compares, then deletes it.
 push_pull() {
 	local base=$1 layer=$WORK/layer config=$WORK/config manifest
-	local ld cd md code
+	local ld cd md code fmt
 	shift
 
 	head -c 70000 /dev/urandom >"$layer"
@@ -160,7 +160,11 @@ push_pull() {
 	done
 
 	manifest=$WORK/manifest
-	printf '{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"%s","digest":"%s","size":%d},"layers":[{"mediaType":"%s","digest":"%s","size":%d}]}' \
+	fmt='{"schemaVersion":2,"mediaType":"%s",'
+	fmt+='"config":{"mediaType":"%s","digest":"%s","size":%d},'
+	fmt+='"layers":[{"mediaType":"%s","digest":"%s","size":%d}]}'
+	# shellcheck disable=SC2059 # the format is built just above
+	printf "$fmt" \
 		application/vnd.oci.image.manifest.v1+json \
 		application/vnd.oci.image.config.v1+json "$cd" \
 		"$(stat -c %s "$config")" \
@@ -231,14 +235,16 @@ check_unit_paths() {
 check_local_prefix() {
 	local d=$WORK/local
 
-	$MAKE --no-print-directory -s install DESTDIR="$d" >/dev/null
+	env -u PREFIX $MAKE --no-print-directory -s install DESTDIR="$d" \
+		>/dev/null
 	[ -x "$d/usr/local/bin/berth" ]
 	[ -f "$d/usr/local/share/man/man5/berth-config.5" ]
 	grep -qx 'ExecStart=/usr/local/bin/berth serve /etc/berth/config.yml' \
 		"$d/usr/local/lib/systemd/system/berth.service"
 	[ -z "$(find "$d" -path "$d/usr/local" -prune -o -type f -print)" ]
 
-	$MAKE --no-print-directory -s uninstall DESTDIR="$d" >/dev/null
+	env -u PREFIX $MAKE --no-print-directory -s uninstall DESTDIR="$d" \
+		>/dev/null
 	if [ -n "$(find "$d" -type f)" ]; then
 		find "$d" -type f
 		die "uninstall left files behind"
@@ -275,7 +281,7 @@ check_man_config() {
 # Prints the keys of src/config.c's table that set something, one a
 # line: KEY and KEY_ARG rows and the written-out rows with a field.
 config_keys() {
-	python3 - "$@" <<'EOF'
+	python3 - <<'EOF'
 import re
 src = open("src/config.c").read()
 table = re.search(r"config_keys\[\] = \{(.*?)\n\};", src, re.S).group(1)
@@ -397,7 +403,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 # and the debug listener serves health checks and metrics.
 check_example_full() {
 	local conf=$WORK/full.yml log=$WORK/full.log trace="" etc=$WORK/etc
-	local base code rport dport i
+	local base code rport dport
 
 	example_full "$conf"
 	rport=$(free_port)
@@ -428,7 +434,7 @@ check_example_full() {
 	[ "$code" = 401 ] || die "anonymous push answered $code, not 401"
 	push_pull "$base" --cacert "$etc/tls/ca.pem" -u 'alice:correct horse'
 
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		grep -qE '"action": ?"push"' "$WORK/events" 2>/dev/null &&
 			break
 		sleep 0.1
@@ -477,11 +483,13 @@ check_compose() {
 	while IFS= read -r line; do
 		line=${line//=\/certs\//=$WORK\/certs\/}
 		line=${line//=\/auth\//=$WORK\/auth\/}
+		# shellcheck disable=SC2163 # line is NAME=value
 		export "$line"
 	done < <(compose_env)
 	PORT=$(free_port)
 	export REGISTRY_HTTP_ADDR=127.0.0.1:$PORT
-	export REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:$(free_port)
+	REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:$(free_port)
+	export REGISTRY_HTTP_DEBUG_ADDR
 	export REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$WORK/store-compose
 	start_server "$log" "$REPO/contrib/config.example.yml"
 
