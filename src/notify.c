@@ -3,12 +3,7 @@
  *
  * An event is built once as compact JSON (one line, so it is one journal
  * record) and appended to the journal of each endpoint that wants it.
- * The sender reads up to SEND_BATCH events from its journal, wraps them
- * in an envelope and POSTs it with libcurl; any 2xx or 3xx answer counts
- * as delivered (registry:2's rule; redirects are not followed), and only
- * then does the journal move on.  Otherwise the same envelope is tried
- * again: at once while fewer than threshold tries in a row have failed,
- * then after a pause of backoff each time.
+ Each endpoint's sender thread (notify_send.c) delivers its journal.
  *
  * Endpoints sit in an array behind a read-write lock: events take it for
  * reading, a reload for writing while it swaps endpoints.  Each endpoint
@@ -21,6 +16,7 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify_endpoint.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -35,13 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef BERTH_VERSION
-#define BERTH_VERSION "0.0.0"
-#endif
-
-#define SEND_BATCH 100			/* events per envelope, at most */
-#define SEND_BATCH_BYTES (1024 * 1024)	/* and about this many bytes */
-#define IDLE_WAIT_MS 1000		/* a sender's longest sleep */
 #define EVENTS_SUBDIR "berth/events"
 
 static const char *const action_names[] = {
@@ -49,33 +38,10 @@ static const char *const action_names[] = {
 	[NOTIFY_MOUNT] = "mount", [NOTIFY_DELETE] = "delete",
 };
 
-struct endpoint {
-	struct notify *n;
-	char *name;
-	char *url;
-	char *log_url;			/* url without any user:password@ */
-	char *settings;			/* all settings, to spot changes */
-	struct curl_slist *headers;
-	long timeout_ms;
-	int threshold;
-	long backoff_ms;
-	char **ignored_types;
-	char **ignored_actions;
-	struct journal *journal;
-
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	int stopping;			/* atomic: read by curl's callback */
-
-	uint64_t queued;		/* atomics, for the metrics */
-	uint64_t delivered;
-	uint64_t failures;
-};
 
 struct notify {
 	pthread_rwlock_t lock;
-	struct endpoint **eps;
+	struct notify_endpoint **eps;
 	size_t neps;
 	char *dir;			/* <root>/berth/events */
 	char *base_url;			/* http.host, or "" */
@@ -312,8 +278,8 @@ static char *event_json(const struct notify *n, enum notify_action a,
 	return text;
 }
 
-static bool endpoint_wants(const struct endpoint *ep, enum notify_action a,
-			   const struct notify_target *t)
+static bool endpoint_wants(const struct notify_endpoint *ep,
+			   enum notify_action a, const struct notify_target *t)
 {
 	if (word_listed(ep->ignored_actions, action_names[a]))
 		return false;
@@ -332,7 +298,7 @@ int notify_event(struct notify *n, enum notify_action action,
 	pthread_rwlock_rdlock(&n->lock);
 	line = n->neps ? event_json(n, action, t, r) : NULL;
 	for (size_t i = 0; i < n->neps; i++) {
-		struct endpoint *ep = n->eps[i];
+		struct notify_endpoint *ep = n->eps[i];
 		int err;
 
 		if (!endpoint_wants(ep, action, t))
@@ -362,209 +328,6 @@ void notify_request_init(struct notify_request *r,
 	r->method = http_method(req);
 	r->useragent = http_header(req, "User-Agent");
 	r->user = user;
-}
-
-/* ---- delivery --------------------------------------------------------- */
-
-static bool stopping(struct endpoint *ep)
-{
-	return __atomic_load_n(&ep->stopping, __ATOMIC_RELAXED) != 0;
-}
-
-/* Sleeps up to ms, or until the endpoint is stopped. */
-static void nap(struct endpoint *ep, long ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&ep->lock);
-	while (!stopping(ep))
-		if (pthread_cond_timedwait(&ep->wake, &ep->lock, &until) ==
-		    ETIMEDOUT)
-			break;
-	pthread_mutex_unlock(&ep->lock);
-}
-
-static size_t on_answer(char *data, size_t size, size_t n, void *arg)
-{
-	(void)data;
-	(void)arg;
-	return size * n;	/* the receiver's body is not needed */
-}
-
-/* Ends a delivery in progress when the endpoint stops. */
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-		       curl_off_t ultotal, curl_off_t ulnow)
-{
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return stopping(arg) ? 1 : 0;
-}
-
-static CURL *sender_curl(struct endpoint *ep, char *errbuf)
-{
-	CURL *c = curl_easy_init();
-
-	if (!c)
-		return NULL;
-	curl_easy_setopt(c, CURLOPT_URL, ep->url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, ep->headers);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ep->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ep->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "berth/" BERTH_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_answer);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, ep);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	return c;
-}
-
-/* "{"events":[e1,e2,...]}" from journal lines "e1\ne2\n...". */
-static void envelope(const struct buf *lines, struct buf *out)
-{
-	buf_reset(out);
-	buf_adds(out, "{\"events\":[");
-	for (size_t i = 0; i < lines->len; i++) {
-		char c = lines->data[i];
-
-		if (c != '\n')
-			buf_add(out, &c, 1);
-		else if (i + 1 < lines->len)
-			buf_adds(out, ",");
-	}
-	buf_adds(out, "]}");
-}
-
-/* POSTs body once; 0 when the receiver took it, else -1 with why. */
-static int post(CURL *c, const struct buf *body, char *why, size_t len,
-		char *errbuf)
-{
-	long status = 0;
-	CURLcode rc;
-
-	errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)body->len);
-	rc = curl_easy_perform(c);
-	if (rc != CURLE_OK) {
-		snprintf(why, len, "%s", errbuf[0] ? errbuf
-						   : curl_easy_strerror(rc));
-		return -1;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 200 && status < 400)
-		return 0;
-	snprintf(why, len, "answered with status %ld", status);
-	return -1;
-}
-
-struct send_state {
-	CURL *curl;
-	struct buf lines;
-	struct buf body;
-	int streak;		/* failures in a row */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-static void on_delivered(struct endpoint *ep, struct send_state *s,
-			 const struct journal_pos *next, size_t count)
-{
-	int err = journal_ack(ep->journal, next, count);
-
-	if (err) {
-		/* Sent, but the journal did not move: sent again later. */
-		log_error("delivered events not marked endpoint=\"%s\" err=\"%s\"",
-			  ep->name, strerror(-err));
-		nap(ep, ep->backoff_ms);
-		return;
-	}
-	__atomic_add_fetch(&ep->delivered, count, __ATOMIC_RELAXED);
-	if (s->streak >= 1)
-		log_info("events delivered again endpoint=\"%s\" after=%d",
-			 ep->name, s->streak);
-	s->streak = 0;
-}
-
-/*
- * NEEDSWORK: an endpoint that refuses one envelope for good (a 400 for
- * something it cannot parse) holds up every later event, since nothing
- * is ever dropped; a maximum number of tries with a dead-letter file
- * would let the rest through.
- */
-static void on_failed(struct endpoint *ep, struct send_state *s,
-		      const char *why)
-{
-	__atomic_add_fetch(&ep->failures, 1, __ATOMIC_RELAXED);
-	s->streak++;
-	if (s->streak == 1)
-		log_warn("events not delivered, retrying endpoint=\"%s\" url=%s "
-			 "err=\"%s\"", ep->name, ep->log_url, why);
-	else
-		log_debug("events still not delivered endpoint=\"%s\" tries=%d "
-			  "err=\"%s\"", ep->name, s->streak, why);
-	if (s->streak >= ep->threshold)
-		nap(ep, ep->backoff_ms);
-}
-
-/* Sends the next envelope; false when there was nothing to send. */
-static bool send_next(struct endpoint *ep, struct send_state *s)
-{
-	struct journal_pos next;
-	char why[CURL_ERROR_SIZE + 64];
-	size_t count;
-	int err;
-
-	buf_reset(&s->lines);
-	err = journal_read(ep->journal, SEND_BATCH, SEND_BATCH_BYTES,
-			   &s->lines, &count, &next);
-	if (err) {
-		log_error("cannot read queued events endpoint=\"%s\" err=\"%s\"",
-			  ep->name, strerror(-err));
-		nap(ep, ep->backoff_ms);
-		return true;
-	}
-	if (count == 0)
-		return false;
-
-	envelope(&s->lines, &s->body);
-	if (post(s->curl, &s->body, why, sizeof(why), s->errbuf) == 0)
-		on_delivered(ep, s, &next, count);
-	else if (!stopping(ep))
-		on_failed(ep, s, why);
-	return true;
-}
-
-static void *sender_run(void *arg)
-{
-	struct endpoint *ep = arg;
-	struct send_state s = {.lines = BUF_INIT, .body = BUF_INIT};
-
-	s.curl = sender_curl(ep, s.errbuf);
-	if (!s.curl) {
-		log_error("cannot start delivery endpoint=\"%s\"", ep->name);
-		return NULL;
-	}
-	while (!stopping(ep))
-		if (!send_next(ep, &s))
-			journal_wait(ep->journal, IDLE_WAIT_MS);
-
-	curl_easy_cleanup(s.curl);
-	buf_free(&s.lines);
-	buf_free(&s.body);
-	return NULL;
 }
 
 /* ---- endpoints -------------------------------------------------------- */
@@ -607,7 +370,7 @@ static struct curl_slist *endpoint_headers(
 	return list;
 }
 
-static void endpoint_free(struct endpoint *ep)
+static void endpoint_free(struct notify_endpoint *ep)
 {
 	if (!ep)
 		return;
@@ -624,10 +387,10 @@ static void endpoint_free(struct endpoint *ep)
 	free(ep);
 }
 
-static struct endpoint *endpoint_new(struct notify *n,
+static struct notify_endpoint *endpoint_new(struct notify *n,
 				     const struct config_notify_endpoint *c)
 {
-	struct endpoint *ep = xcalloc(1, sizeof(*ep));
+	struct notify_endpoint *ep = xcalloc(1, sizeof(*ep));
 
 	ep->n = n;
 	ep->name = xstrdup(c->name);
@@ -646,7 +409,7 @@ static struct endpoint *endpoint_new(struct notify *n,
 }
 
 /* Opens the endpoint's journal and starts its sender. */
-static int endpoint_start(struct endpoint *ep)
+static int endpoint_start(struct notify_endpoint *ep)
 {
 	char *part = dir_component(ep->name);
 	char *dir = xasprintf("%s/%s", ep->n->dir, part);
@@ -656,7 +419,7 @@ static int endpoint_start(struct endpoint *ep)
 	free(dir);
 	if (err)
 		return err;
-	if (pthread_create(&ep->thread, NULL, sender_run, ep) != 0) {
+	if (pthread_create(&ep->thread, NULL, notify_send_run, ep) != 0) {
 		log_error("cannot start delivery endpoint=\"%s\"", ep->name);
 		return -EAGAIN;
 	}
@@ -667,7 +430,7 @@ static int endpoint_start(struct endpoint *ep)
 	return 0;
 }
 
-static void endpoint_stop(struct endpoint *ep)
+static void endpoint_stop(struct notify_endpoint *ep)
 {
 	pthread_mutex_lock(&ep->lock);
 	__atomic_store_n(&ep->stopping, 1, __ATOMIC_RELAXED);
@@ -679,22 +442,22 @@ static void endpoint_stop(struct endpoint *ep)
 
 /* ---- the whole -------------------------------------------------------- */
 
-static uint64_t get_queued(struct endpoint *ep)
+static uint64_t get_queued(struct notify_endpoint *ep)
 {
 	return __atomic_load_n(&ep->queued, __ATOMIC_RELAXED);
 }
 
-static uint64_t get_delivered(struct endpoint *ep)
+static uint64_t get_delivered(struct notify_endpoint *ep)
 {
 	return __atomic_load_n(&ep->delivered, __ATOMIC_RELAXED);
 }
 
-static uint64_t get_failures(struct endpoint *ep)
+static uint64_t get_failures(struct notify_endpoint *ep)
 {
 	return __atomic_load_n(&ep->failures, __ATOMIC_RELAXED);
 }
 
-static uint64_t get_pending(struct endpoint *ep)
+static uint64_t get_pending(struct notify_endpoint *ep)
 {
 	return journal_pending(ep->journal);
 }
@@ -704,7 +467,7 @@ static void collect(void *arg, struct buf *out)
 {
 	static const struct {
 		const char *name, *type, *help;
-		uint64_t (*get)(struct endpoint *ep);
+		uint64_t (*get)(struct notify_endpoint *ep);
 	} families[] = {
 		{"berth_notifications_events_total", "counter",
 		 "Events queued for an endpoint.", get_queued},
@@ -750,10 +513,10 @@ static void source_addr(const struct config *cfg, char out[300])
  * whose settings did not change (they are taken out of old).
  */
 static int build_endpoints(struct notify *n, const struct config *cfg,
-			   struct endpoint **old, size_t nold,
-			   struct endpoint ***out, size_t *count)
+			   struct notify_endpoint **old, size_t nold,
+			   struct notify_endpoint ***out, size_t *count)
 {
-	struct endpoint **eps = xcalloc(cfg->notify_endpoints_count + 1,
+	struct notify_endpoint **eps = xcalloc(cfg->notify_endpoints_count + 1,
 					sizeof(*eps));
 	size_t k = 0;
 	int err = 0;
@@ -790,7 +553,7 @@ static int build_endpoints(struct notify *n, const struct config *cfg,
 	return err;
 }
 
-static void stop_all(struct endpoint **eps, size_t count)
+static void stop_all(struct notify_endpoint **eps, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		if (!eps[i])
@@ -802,7 +565,7 @@ static void stop_all(struct endpoint **eps, size_t count)
 
 /* Stops endpoints of old that are gone or changed: they free their
  * journals before a replacement opens the same directory. */
-static void stop_changed(struct endpoint **old, size_t nold,
+static void stop_changed(struct notify_endpoint **old, size_t nold,
 			 const struct config *cfg)
 {
 	for (size_t j = 0; j < nold; j++) {
@@ -830,7 +593,7 @@ static void stop_changed(struct endpoint **old, size_t nold,
 
 int notify_reload(struct notify *n, const struct config *cfg)
 {
-	struct endpoint **eps;
+	struct notify_endpoint **eps;
 	size_t count;
 	int err;
 

@@ -24,7 +24,8 @@ struct http_request;
 struct notify;
 
 /* The media type of the envelope, and the Content-Type it is sent with. */
-#define NOTIFY_ENVELOPE_TYPE "application/vnd.docker.distribution.events.v1+json"
+#define NOTIFY_ENVELOPE_TYPE \
+	"application/vnd.docker.distribution.events.v1+json"
 
 enum notify_action { NOTIFY_PUSH, NOTIFY_PULL, NOTIFY_MOUNT, NOTIFY_DELETE };
 
