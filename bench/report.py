@@ -195,7 +195,7 @@ def build(res):
              "-", None)
     t.memory("of that, the process's own (RssAnon), after the pushes",
              "anon_push_kb", "-", None)
-    t.memory("peak resident memory (VmHWM) of the push/pull run",
+    t.memory("peak resident memory (VmHWM), pushes and pulls",
              "hwm_kb", "-", None)
     t.time("start-up on the listing store, to the first 200",
            "list_ready_s", "-", None)

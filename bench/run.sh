@@ -6,8 +6,10 @@
 #   bench/run.sh            uses ./berth as it is
 #
 # Both servers get the same config.yml (filesystem store on tmpfs under
-# /dev/shm, delete enabled, log level warn, access log off), one at a
-# time, on 127.0.0.1 only.  The workloads, in order:
+# /dev/shm, delete enabled, log level warn, access log off), on 127.0.0.1
+# only, and each workload talks to one server at a time (berth idles while
+# docker-registry is measured, so that both are up for the pulls).  The
+# workloads, in order:
 #
 #   1. manifest GET by tag: one small OCI image pushed, then wrk on
 #      /v2/<repo>/manifests/v1 with docker's Accept header (keep-alive);
@@ -15,10 +17,11 @@
 #      which ignores a POST body, gets POST then one PUT of the file),
 #      twice, the faster push counting; before each, dd writes the blob
 #      into tmpfs as the speed the store's filesystem allows just then;
-#   3. that blob pulled with curl, five times, the fastest counting,
-#      against nginx serving the same file with sendfile as what curl can
-#      read from loopback at all; one more pull is checked against the
-#      digest, untimed;
+#   3. that blob pulled with curl, five rounds in which berth,
+#      docker-registry and nginx (serving the same file with sendfile: what
+#      curl can read from loopback at all) take turns, the fastest pull
+#      of each counting; one more pull from each server is checked
+#      against the digest, untimed;
 #   4. catalog and tags list on a store written straight to disk in
 #      registry:2's layout (mkstore.py): every page with n=100 following
 #      Link, the page after 90%, and the whole tag list in one answer;
@@ -38,7 +41,7 @@
 # BENCH_TAGS (10000), BENCH_OUT (also write the table to this file),
 # BENCH_STRICT=1 (exit 2 when a target is missed), BERTH, DOCKER_REGISTRY,
 # NGINX (the binaries).  Needs wrk, curl, nginx, openssl, python3
-# (scripts/deps.sh test installs them) and about 5 GB free in /dev/shm.
+# (scripts/deps.sh test installs them) and about 6 GB free in /dev/shm.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -63,7 +66,9 @@ application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.v1+prettyjws"
 
 WORK=""
-SRV_PID=""
+declare -A PID ADDR	# the servers running, by kind
+SRV_PID=""	# the server the current workload talks to
+SRV_ADDR=""
 STARTED=$(date +%s.%N)
 
 die() {
@@ -72,10 +77,11 @@ die() {
 }
 
 cleanup() {
-	if [ -n "$SRV_PID" ]; then
-		kill "$SRV_PID" 2>/dev/null || true
-		wait "$SRV_PID" 2>/dev/null || true
-	fi
+	local kind
+	for kind in "${!PID[@]}"; do
+		kill "${PID[$kind]}" 2>/dev/null || true
+		wait "${PID[$kind]}" 2>/dev/null || true
+	done
 	if [ -n "$WORK" ]; then
 		rm -rf "$WORK"
 	fi
@@ -145,7 +151,7 @@ check_tools() {
 check_space() {
 	local avail need
 	avail=$(df --output=avail -B1 /dev/shm | tail -1)
-	need=$(( 4 * BLOB_BYTES + 512 * 1024 * 1024 ))
+	need=$(( 5 * BLOB_BYTES + 512 * 1024 * 1024 ))
 	[ "$avail" -ge "$need" ] ||
 		die "/dev/shm has $avail bytes free, the run needs $need"
 }
@@ -190,8 +196,8 @@ EOF
 }
 
 # Starts KIND (berth or registry) on the store ROOT and waits for its
-# /v2/ to answer 200.  Sets SRV_PID, SRV_ADDR and SRV_READY_S (seconds
-# from the start to that first 200).
+# /v2/ to answer 200.  Sets PID[KIND], ADDR[KIND], SRV_PID, SRV_ADDR and
+# SRV_READY_S (seconds from the start to that first 200).
 server_start() {
 	local kind=$1 root=$2 port cfg bin t0 code
 	port=$(free_port)
@@ -205,6 +211,8 @@ server_start() {
 		>>"$WORK/$kind.log" 2>&1 &
 	SRV_PID=$!
 	SRV_ADDR=127.0.0.1:$port
+	PID[$kind]=$SRV_PID
+	ADDR[$kind]=$SRV_ADDR
 	for _ in $(seq 3000); do
 		kill -0 "$SRV_PID" 2>/dev/null ||
 			server_died "$kind"
@@ -222,18 +230,18 @@ server_start() {
 server_died() {
 	echo "bench: $1 exited; the end of its log:" >&2
 	tail -20 "$WORK/$1.log" >&2
-	SRV_PID=""
+	unset "PID[$1]"
 	exit 1
 }
 
 server_alive() {
-	kill -0 "$SRV_PID" 2>/dev/null || server_died "$1"
+	kill -0 "${PID[$1]}" 2>/dev/null || server_died "$1"
 }
 
 server_stop() {
-	kill -TERM "$SRV_PID" 2>/dev/null || true
-	wait "$SRV_PID" 2>/dev/null || true
-	SRV_PID=""
+	kill -TERM "${PID[$1]}" 2>/dev/null || true
+	wait "${PID[$1]}" 2>/dev/null || true
+	unset "PID[$1]" "ADDR[$1]"
 }
 
 # Pushes FILE as a blob of REPO; prints "seconds=... status=... flow=...".
@@ -348,40 +356,62 @@ big_push() {
 	put "$kind.tmpfs_bps" "$(per_second "$BLOB_BYTES" "$ddbest")"
 }
 
-# Pulls URL PULLS times with curl; prints the fastest pull's seconds (on a
-# machine shared with other work the fastest is the least disturbed).
-# Each pull must be a 200 of exactly the blob's size.
-pull_best() {
-	local url=$1 out code size s times=()
-	for _ in $(seq "$PULLS"); do
-		out=$(curl -s -o /dev/null \
-			-w '%{http_code} %{size_download} %{time_total}' "$url")
-		read -r code size s <<<"$out"
-		[ "$code" = 200 ] || die "GET $url answered $code"
-		[ "$size" = "$BLOB_BYTES" ] ||
-			die "GET $url gave $size bytes, not $BLOB_BYTES"
-		times+=("$s")
+# Pulls URL once with curl into /dev/null; prints the seconds.  The pull
+# must be a 200 of exactly the blob's size.
+pull_once() {
+	local url=$1 out code size s
+	out=$(curl -s -o /dev/null \
+		-w '%{http_code} %{size_download} %{time_total}' "$url")
+	read -r code size s <<<"$out"
+	[ "$code" = 200 ] || die "GET $url answered $code"
+	[ "$size" = "$BLOB_BYTES" ] ||
+		die "GET $url gave $size bytes, not $BLOB_BYTES"
+	echo "$s"
+}
+
+blob_url() {
+	if [ "$1" = nginx ]; then
+		echo "http://${ADDR[nginx]}/blob"
+	else
+		echo "http://${ADDR[$1]}/v2/${BIG_REPO}1/blobs/sha256:$BLOB_DIGEST"
+	fi
+}
+
+# Workload 3: berth, docker-registry and nginx take turns, PULLS rounds,
+# so that a change in what else the machine does hits all three alike.
+# Records each one's fastest pull, and the servers' CPU seconds per pull;
+# then one untimed pull from each server is checked against the digest.
+pulls_compare() {
+	local kind s got
+	local -A best cpu0
+	for kind in berth registry; do
+		cpu0[$kind]=$(proc_cpu "${PID[$kind]}")
 	done
-	printf '%s\n' "${times[@]}" | sort -g | head -1
+	for _ in $(seq "$PULLS"); do
+		for kind in berth registry nginx; do
+			s=$(pull_once "$(blob_url "$kind")")
+			best[$kind]=$(printf '%s\n' "$s" ${best[$kind]:-} |
+				sort -g | head -1)
+		done
+	done
+	for kind in berth registry; do
+		put "$kind.pull_cpu_s" "$(calc %.3f '(b - a) / c' \
+			"${cpu0[$kind]}" "$(proc_cpu "${PID[$kind]}")" "$PULLS")"
+	done
+	for kind in berth registry nginx; do
+		put "$kind.pull_s" "${best[$kind]}"
+		put "$kind.pull_bps" "$(per_second "$BLOB_BYTES" "${best[$kind]}")"
+	done
+	for kind in berth registry; do
+		got=$(curl -s "$(blob_url "$kind")" | openssl dgst -sha256 -r |
+			cut -d' ' -f1)
+		[ "$got" = "$BLOB_DIGEST" ] ||
+			die "$kind returned other blob bytes"
+	done
 }
 
-# Pulls the big blob: timed pulls, then one untimed pull whose bytes are
-# checked against the digest.  Records the fastest pull and the server's
-# CPU seconds per pull.
-big_pull() {
-	local kind=$1 url s got cpu0
-	url="http://$SRV_ADDR/v2/${BIG_REPO}1/blobs/sha256:$BLOB_DIGEST"
-	cpu0=$(proc_cpu "$SRV_PID")
-	s=$(pull_best "$url")
-	put "$kind.pull_cpu_s" "$(calc %.3f '(b - a) / c' "$cpu0" \
-		"$(proc_cpu "$SRV_PID")" "$PULLS")"
-	put "$kind.pull_s" "$s"
-	put "$kind.pull_bps" "$(per_second "$BLOB_BYTES" "$s")"
-	got=$(curl -s "$url" | openssl dgst -sha256 -r | cut -d' ' -f1)
-	[ "$got" = "$BLOB_DIGEST" ] || die "$kind returned other blob bytes"
-}
-
-# Workloads 1, 2, 3 and 5 against one fresh server on an empty store.
+# Workloads 1, 2 and 5 against one fresh server on an empty store.  The
+# server stays up for the pulls.
 blob_group() {
 	local kind=$1 store="$WORK/store-$1"
 	mkdir -p "$store"
@@ -397,11 +427,6 @@ blob_group() {
 	server_alive "$kind"
 	put "$kind.rss_push_kb" "$(proc_kb "$SRV_PID" VmRSS)"
 	put "$kind.anon_push_kb" "$(proc_kb "$SRV_PID" RssAnon)"
-	big_pull "$kind"
-	put "$kind.hwm_kb" "$(proc_kb "$SRV_PID" VmHWM)"
-	server_alive "$kind"
-	server_stop
-	rm -rf "$store"
 }
 
 # Runs pager.py; records its seconds (and, for KEY_requests/_entries,
@@ -437,12 +462,13 @@ list_group() {
 		tags "$tag_next"
 	pager "$kind" tags_all get "$SRV_ADDR" "$tr" tags "$tag_last"
 	server_alive "$kind"
-	server_stop
+	server_stop "$kind"
 }
 
-# nginx serving the blob file with sendfile: what curl reads from loopback.
-nginx_pull() {
-	local port s
+# Starts nginx serving the blob file with sendfile: what curl reads from
+# loopback at all.
+nginx_start() {
+	local port
 	port=$(free_port)
 	mkdir -p "$WORK/nginx"
 	cat >"$WORK/nginx.conf" <<EOF
@@ -468,15 +494,14 @@ http {
 }
 EOF
 	"$NGINX" -p "$WORK/nginx" -e "$WORK/nginx.log" -c "$WORK/nginx.conf" &
-	SRV_PID=$!
+	PID[nginx]=$!
+	ADDR[nginx]=127.0.0.1:$port
 	for _ in $(seq 500); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-		kill -0 "$SRV_PID" 2>/dev/null || server_died nginx
+		curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+		server_alive nginx
 		sleep 0.01
 	done
-	s=$(pull_best "http://127.0.0.1:$port/blob")
-	put nginx.pull_bps "$(per_second "$BLOB_BYTES" "$s")"
-	server_stop
+	die "nginx did not answer on 127.0.0.1:$port within 5 s"
 }
 
 # One core's SHA-256 speed as openssl measures it, in bytes/s.
@@ -508,11 +533,19 @@ main() {
 	IMAGE=$(image_make)
 
 	for kind in berth registry; do
-		echo "bench: $kind: manifest GET, blob push and pull" >&2
+		echo "bench: $kind: manifest GET and blob push" >&2
 		blob_group "$kind"
 	done
-	echo "bench: nginx: blob pull baseline" >&2
-	nginx_pull
+	echo "bench: blob pulls, berth, docker-registry and nginx in turn" >&2
+	nginx_start
+	pulls_compare
+	for kind in berth registry; do
+		server_alive "$kind"
+		put "$kind.hwm_kb" "$(proc_kb "${PID[$kind]}" VmHWM)"
+		server_stop "$kind"
+		rm -rf "$WORK/store-$kind"
+	done
+	server_stop nginx
 
 	echo "bench: writing $REPOS repositories and $TAGS tags" >&2
 	t0=$(now)
