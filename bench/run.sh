@@ -7,16 +7,19 @@
 #
 # Both servers get the same config.yml (filesystem store on tmpfs under
 # /dev/shm, delete enabled, log level warn, access log off), on 127.0.0.1
-# only, and each workload talks to one server at a time (berth idles while
-# docker-registry is measured, so that both are up for the pulls).  The
+# only, and each request goes to one server at a time.  Both stay up from
+# their start to the end of the pulls (berth idles while docker-registry's
+# manifest GETs are measured), so that the pushes and pulls can take turns
+# and a change in what else the machine does hits both alike.  The
 # workloads, in order:
 #
 #   1. manifest GET by tag: one small OCI image pushed, then wrk on
 #      /v2/<repo>/manifests/v1 with docker's Accept header (keep-alive);
 #   2. a 1 GiB random blob pushed in one request (push.py; registry:2,
 #      which ignores a POST body, gets POST then one PUT of the file),
-#      twice, the faster push counting; before each, dd writes the blob
-#      into tmpfs as the speed the store's filesystem allows just then;
+#      two rounds in which the servers take turns, the faster push of each
+#      counting; before each push, dd writes the blob into tmpfs, the
+#      speed the store's filesystem allows just then;
 #   3. that blob pulled with curl, five rounds in which berth,
 #      docker-registry and nginx (serving the same file with sendfile: what
 #      curl can read from loopback at all) take turns, the fastest pull
@@ -113,6 +116,16 @@ elapsed() {
 # Prints BYTES / SECONDS.
 per_second() {
 	calc %.1f 'a / b' "$1" "$2"
+}
+
+# Prints the smallest of its arguments (empty ones ignored).
+least() {
+	printf '%s\n' "$@" | grep . | sort -g | head -1
+}
+
+# Prints the value of NAME in a "name=value name=value" line.
+field() {
+	sed -n "s/.*\\<$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
 }
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on right now.
@@ -244,10 +257,11 @@ server_stop() {
 	unset "PID[$1]" "ADDR[$1]"
 }
 
-# Pushes FILE as a blob of REPO; prints "seconds=... status=... flow=...".
+# Pushes FILE as a blob of REPO to the registry at ADDR; prints
+# "seconds=... status=... flow=...":  blob_push ADDR REPO FILE HEX.
 blob_push() {
-	python3 "$BENCH_DIR/push.py" "$SRV_ADDR" "$1" "$2" "sha256:$3" ||
-		die "push of $2 to $SRV_ADDR failed"
+	python3 "$BENCH_DIR/push.py" "$1" "$2" "$3" "sha256:$4" ||
+		die "push of $3 to $1 failed"
 }
 
 # Writes a one-layer OCI image into $WORK/img and prints its manifest's
@@ -279,8 +293,8 @@ EOF
 # docker's Accept header returns it.
 image_push() {
 	local d="$WORK/img" cdig=$1 ldig=$2 mdig=$3 code got
-	blob_push "$SMALL_REPO" "$d/config.json" "$cdig" >/dev/null
-	blob_push "$SMALL_REPO" "$d/layer.tgz" "$ldig" >/dev/null
+	blob_push "$SRV_ADDR" "$SMALL_REPO" "$d/config.json" "$cdig" >/dev/null
+	blob_push "$SRV_ADDR" "$SMALL_REPO" "$d/layer.tgz" "$ldig" >/dev/null
 	code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
 		-H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
 		--data-binary "@$d/manifest.json" \
@@ -332,28 +346,41 @@ tmpfs_write() {
 	echo "$s"
 }
 
-# Pushes the big blob PUSHES times, each into its own repository, each
-# after a tmpfs write; records the fastest push (seconds, GB/s, how it was
-# sent), the fastest tmpfs write and the server's CPU seconds per push.
-# CPU time is what a loaded machine disturbs least.
-big_push() {
-	local kind=$1 i out s flow dd best="" ddbest="" cpu=0 cpu0
+# Workload 2: PUSHES rounds in which berth and docker-registry take turns
+# pushing the big blob, each push into a repository of its own and after
+# a tmpfs write.  Records each server's fastest push (seconds, GB/s, how it
+# was sent), the fastest tmpfs write before it and the server's CPU
+# seconds per push, which is what a loaded machine disturbs least.
+pushes_compare() {
+	local kind i out s dd cpu0
+	local -A best ddbest cpu flow
 	for i in $(seq "$PUSHES"); do
-		dd=$(tmpfs_write)
-		cpu0=$(proc_cpu "$SRV_PID")
-		out=$(blob_push "$BIG_REPO$i" "$WORK/www/blob" "$BLOB_DIGEST")
-		cpu=$(calc %.2f 'a + c - b' "$cpu" "$cpu0" \
-			"$(proc_cpu "$SRV_PID")")
-		s=$(sed 's/.*seconds=\([^ ]*\).*/\1/' <<<"$out")
-		flow=$(sed 's/.*flow=\([^ ]*\).*/\1/' <<<"$out")
-		best=$(printf '%s\n' "$s" $best | sort -g | head -1)
-		ddbest=$(printf '%s\n' "$dd" $ddbest | sort -g | head -1)
+		for kind in berth registry; do
+			dd=$(tmpfs_write)
+			cpu0=$(proc_cpu "${PID[$kind]}")
+			out=$(blob_push "${ADDR[$kind]}" "$BIG_REPO$i" \
+				"$WORK/www/blob" "$BLOB_DIGEST")
+			cpu[$kind]=$(calc %.2f 'a + c - b' "${cpu[$kind]:-0}" \
+				"$cpu0" "$(proc_cpu "${PID[$kind]}")")
+			s=$(field seconds "$out")
+			best[$kind]=$(least "$s" "${best[$kind]:-}")
+			ddbest[$kind]=$(least "$dd" "${ddbest[$kind]:-}")
+			flow[$kind]=$(field flow "$out")
+		done
 	done
-	put "$kind.push_s" "$best"
-	put "$kind.push_bps" "$(per_second "$BLOB_BYTES" "$best")"
-	put "$kind.push_flow" "$flow"
-	put "$kind.push_cpu_s" "$(calc %.2f 'a / b' "$cpu" "$PUSHES")"
-	put "$kind.tmpfs_bps" "$(per_second "$BLOB_BYTES" "$ddbest")"
+	for kind in berth registry; do
+		s=${best[$kind]}
+		put "$kind.push_s" "$s"
+		put "$kind.push_bps" "$(per_second "$BLOB_BYTES" "$s")"
+		put "$kind.push_flow" "${flow[$kind]}"
+		put "$kind.push_cpu_s" \
+			"$(calc %.2f 'a / b' "${cpu[$kind]}" "$PUSHES")"
+		put "$kind.tmpfs_bps" \
+			"$(per_second "$BLOB_BYTES" "${ddbest[$kind]}")"
+		server_alive "$kind"
+		put "$kind.rss_push_kb" "$(proc_kb "${PID[$kind]}" VmRSS)"
+		put "$kind.anon_push_kb" "$(proc_kb "${PID[$kind]}" RssAnon)"
+	done
 }
 
 # Pulls URL once with curl into /dev/null; prints the seconds.  The pull
@@ -373,7 +400,8 @@ blob_url() {
 	if [ "$1" = nginx ]; then
 		echo "http://${ADDR[nginx]}/blob"
 	else
-		echo "http://${ADDR[$1]}/v2/${BIG_REPO}1/blobs/sha256:$BLOB_DIGEST"
+		local blob="${BIG_REPO}1/blobs/sha256:$BLOB_DIGEST"
+		echo "http://${ADDR[$1]}/v2/$blob"
 	fi
 }
 
@@ -382,7 +410,7 @@ blob_url() {
 # Records each one's fastest pull, and the servers' CPU seconds per pull;
 # then one untimed pull from each server is checked against the digest.
 pulls_compare() {
-	local kind s got
+	local kind s got cpu1
 	local -A best cpu0
 	for kind in berth registry; do
 		cpu0[$kind]=$(proc_cpu "${PID[$kind]}")
@@ -390,17 +418,18 @@ pulls_compare() {
 	for _ in $(seq "$PULLS"); do
 		for kind in berth registry nginx; do
 			s=$(pull_once "$(blob_url "$kind")")
-			best[$kind]=$(printf '%s\n' "$s" ${best[$kind]:-} |
-				sort -g | head -1)
+			best[$kind]=$(least "$s" "${best[$kind]:-}")
 		done
 	done
 	for kind in berth registry; do
+		cpu1=$(proc_cpu "${PID[$kind]}")
 		put "$kind.pull_cpu_s" "$(calc %.3f '(b - a) / c' \
-			"${cpu0[$kind]}" "$(proc_cpu "${PID[$kind]}")" "$PULLS")"
+			"${cpu0[$kind]}" "$cpu1" "$PULLS")"
 	done
 	for kind in berth registry nginx; do
-		put "$kind.pull_s" "${best[$kind]}"
-		put "$kind.pull_bps" "$(per_second "$BLOB_BYTES" "${best[$kind]}")"
+		s=${best[$kind]}
+		put "$kind.pull_s" "$s"
+		put "$kind.pull_bps" "$(per_second "$BLOB_BYTES" "$s")"
 	done
 	for kind in berth registry; do
 		got=$(curl -s "$(blob_url "$kind")" | openssl dgst -sha256 -r |
@@ -410,8 +439,8 @@ pulls_compare() {
 	done
 }
 
-# Workloads 1, 2 and 5 against one fresh server on an empty store.  The
-# server stays up for the pulls.
+# Workload 1, and memory at rest, against one fresh server on an empty
+# store.  The server stays up for the pushes and pulls.
 blob_group() {
 	local kind=$1 store="$WORK/store-$1"
 	mkdir -p "$store"
@@ -423,10 +452,6 @@ blob_group() {
 	# shellcheck disable=SC2086 # three digests, split on purpose
 	image_push $IMAGE
 	manifest_bench "$kind"
-	big_push "$kind"
-	server_alive "$kind"
-	put "$kind.rss_push_kb" "$(proc_kb "$SRV_PID" VmRSS)"
-	put "$kind.anon_push_kb" "$(proc_kb "$SRV_PID" RssAnon)"
 }
 
 # Runs pager.py; records its seconds (and, for KEY_requests/_entries,
@@ -436,11 +461,9 @@ pager() {
 	shift 2
 	out=$(python3 "$BENCH_DIR/pager.py" "$@") ||
 		die "$kind: listing check failed: $*"
-	put "$kind.${key}_s" "$(sed 's/.*seconds=\([^ ]*\).*/\1/' <<<"$out")"
-	put "$kind.${key}_requests" \
-		"$(sed 's/.*requests=\([^ ]*\).*/\1/' <<<"$out")"
-	put "$kind.${key}_entries" \
-		"$(sed 's/.*entries=\([^ ]*\).*/\1/' <<<"$out")"
+	put "$kind.${key}_s" "$(field seconds "$out")"
+	put "$kind.${key}_requests" "$(field requests "$out")"
+	put "$kind.${key}_entries" "$(field entries "$out")"
 }
 
 # Workload 4 against one fresh server on the listing store.
@@ -533,9 +556,11 @@ main() {
 	IMAGE=$(image_make)
 
 	for kind in berth registry; do
-		echo "bench: $kind: manifest GET and blob push" >&2
+		echo "bench: $kind: manifest GET" >&2
 		blob_group "$kind"
 	done
+	echo "bench: blob pushes, berth and docker-registry in turn" >&2
+	pushes_compare
 	echo "bench: blob pulls, berth, docker-registry and nginx in turn" >&2
 	nginx_start
 	pulls_compare
@@ -561,10 +586,10 @@ main() {
 	put load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 	put elapsed "$(printf '%.0f' "$(elapsed "$STARTED" "$(now)")")"
 	echo >&2
+	python3 "$BENCH_DIR/report.py" "$WORK/results" >"$WORK/report.md"
+	cat "$WORK/report.md"
 	if [ -n "${BENCH_OUT:-}" ]; then
-		python3 "$BENCH_DIR/report.py" "$WORK/results" | tee "$BENCH_OUT"
-	else
-		python3 "$BENCH_DIR/report.py" "$WORK/results"
+		cp "$WORK/report.md" "$BENCH_OUT"
 	fi
 	if [ "${BENCH_STRICT:-0}" = 1 ]; then
 		python3 "$BENCH_DIR/report.py" --strict "$WORK/results" \
