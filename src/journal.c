@@ -98,6 +98,18 @@ static int make_dirs(const char *dir)
 	return err;
 }
 
+/* Whether name is a segment's, "events-<16 hex digits>.log". */
+static bool segment_number(const char *name, uint64_t *seq)
+{
+	char *end;
+
+	if (strncmp(name, "events-", 7) || strspn(name + 7,
+		    "0123456789abcdef") != 16 || strcmp(name + 23, ".log"))
+		return false;
+	*seq = strtoull(name + 7, &end, 16);
+	return end == name + 23;
+}
+
 /* The lowest and highest segment numbers present; false if none. */
 static bool find_segments(struct journal *j, uint64_t *lo, uint64_t *hi)
 {
@@ -113,10 +125,8 @@ static bool find_segments(struct journal *j, uint64_t *lo, uint64_t *hi)
 	}
 	while ((e = readdir(d))) {
 		uint64_t seq;
-		char tail[8];
 
-		if (sscanf(e->d_name, "events-%16" SCNx64 ".%4s", &seq,
-			   tail) != 2 || strcmp(tail, "log"))
+		if (!segment_number(e->d_name, &seq))
 			continue;
 		if (!found || seq < *lo)
 			*lo = seq;
@@ -130,19 +140,21 @@ static bool find_segments(struct journal *j, uint64_t *lo, uint64_t *hi)
 
 static void read_cursor(struct journal *j, uint64_t first)
 {
-	char text[64] = "";
+	char text[64] = "", *sep = NULL, *end = NULL;
 	int fd = openat(j->dirfd, "cursor", O_RDONLY | O_CLOEXEC);
-	uint64_t seg, off;
+	uint64_t seg = 0, off = 0;
 	ssize_t n = fd == -1 ? -1 : read(fd, text, sizeof(text) - 1);
 
 	if (fd != -1)
 		close(fd);
-	j->cursor.seg = first;
-	j->cursor.off = 0;
-	if (n > 0 && sscanf(text, "%" SCNx64 " %" SCNu64, &seg, &off) == 2) {
-		j->cursor.seg = seg;
-		j->cursor.off = off;
+	if (n > 0) {
+		seg = strtoull(text, &sep, 16);
+		if (*sep == ' ')
+			off = strtoull(sep + 1, &end, 10);
 	}
+	/* Written whole and renamed into place, so it is whole or absent. */
+	j->cursor.seg = end && *end == '\n' ? seg : first;
+	j->cursor.off = end && *end == '\n' ? off : 0;
 }
 
 /* Cuts the newest segment after its last complete line. */

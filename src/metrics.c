@@ -42,7 +42,9 @@ static const double duration_bounds[] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 };
 
-#define NBOUNDS (sizeof(duration_bounds) / sizeof(duration_bounds[0]))
+#define NBOUNDS 14
+_Static_assert(sizeof(duration_bounds) == NBOUNDS * sizeof(double),
+	       "NBOUNDS counts duration_bounds");
 
 enum slot_state { SLOT_EMPTY = 0, SLOT_CLAIMED, SLOT_READY };
 
@@ -481,33 +483,52 @@ static long count_fds(void)
 	return n - 1;
 }
 
+/* The first line of a /proc file into line; false if unreadable. */
+static bool read_line(const char *path, char *line, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(line, (int)len, f) != NULL;
+	fclose(f);
+	return ok;
+}
+
+/* When the system booted, from /proc/stat's "btime" line, or 0. */
+static unsigned long long boot_time(void)
+{
+	unsigned long long btime = 0;
+	FILE *f = fopen("/proc/stat", "re");
+	char line[256];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "btime ", 6))
+			btime = strtoull(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return btime;
+}
+
 /* Seconds since the epoch at which this process started, or 0. */
 static double start_time(void)
 {
-	unsigned long long ticks = 0, btime = 0;
-	char line[1024], *p;
-	FILE *f;
+	char line[1024], *p, *save = NULL;
+	unsigned long long ticks = 0, btime = boot_time();
+	int field = 2;
 
-	f = fopen("/proc/self/stat", "re");
-	if (!f)
+	/* The command name (field 2) may hold spaces: count after it.
+	 * starttime is field 22, in clock ticks since boot. */
+	p = read_line("/proc/self/stat", line, sizeof(line))
+		    ? strrchr(line, ')') : NULL;
+	for (p = p ? strtok_r(p + 1, " ", &save) : NULL; p;
+	     p = strtok_r(NULL, " ", &save))
+		if (++field == 22)
+			ticks = strtoull(p, NULL, 10);
+	if (!btime || !ticks)
 		return 0;
-	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
-	fclose(f);
-	/* After the command name: state is field 3, starttime field 22. */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-			 "%*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 &ticks) != 1)
-		return 0;
-
-	f = fopen("/proc/stat", "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "btime %llu", &btime) == 1)
-			break;
-	fclose(f);
-	return btime ? (double)btime + (double)ticks / sysconf(_SC_CLK_TCK)
-		     : 0;
+	return (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void render_process(struct buf *out)
@@ -516,14 +537,13 @@ static void render_process(struct buf *out)
 	unsigned long long vsz = 0, rss = 0;
 	struct rlimit rl;
 	struct rusage ru;
-	FILE *f;
+	char line[256], *end;
 	long fds = count_fds();
 
-	f = fopen("/proc/self/statm", "re");
-	if (f) {
-		if (fscanf(f, "%llu %llu", &vsz, &rss) != 2)
-			vsz = rss = 0;
-		fclose(f);
+	/* statm: total and resident size, in pages. */
+	if (read_line("/proc/self/statm", line, sizeof(line))) {
+		vsz = strtoull(line, &end, 10);
+		rss = strtoull(end, NULL, 10);
 	}
 	render_scalar(out, "process_resident_memory_bytes", "gauge",
 		      "Resident memory size in bytes.", (double)rss * page);

@@ -16,9 +16,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ERRLEN 512
@@ -74,7 +76,7 @@ static long content_length(const char *headers)
 {
 	const char *p = strcasestr(headers, "\r\nContent-Length:");
 
-	return p ? atol(p + 17) : 0;
+	return p ? strtol(p + 17, NULL, 10) : 0;
 }
 
 /* Takes one request off in: records it and answers. */
@@ -260,13 +262,19 @@ static char *temp_root(void)
 	return dir ? xstrdup(dir) : NULL;
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static void remove_tree(const char *dir)
 {
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-
-	if (system(cmd) != 0)
+	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		printf("  could not remove %s\n", dir);
-	free(cmd);
 }
 
 static struct config *parse(const char *yaml, char *err)
