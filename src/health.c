@@ -29,6 +29,7 @@ struct health {
 	bool stopping;
 
 	/* Guarded by lock. */
+	bool shutting_down;
 	enum health_state state;
 	int err;			/* of the last check, 0 if fine */
 	uint64_t check_started;		/* monotonic ns, 0 when idle */
@@ -163,6 +164,13 @@ void health_free(struct health *h)
 	free(h);
 }
 
+void health_set_stopping(struct health *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->shutting_down = true;
+	pthread_mutex_unlock(&h->lock);
+}
+
 enum health_state health_state(struct health *h, char *reason, size_t len)
 {
 	enum health_state state;
@@ -190,6 +198,16 @@ enum health_state health_state(struct health *h, char *reason, size_t len)
 bool health_ready(struct health *h, char *reason, size_t len)
 {
 	enum health_state state = health_state(h, reason, len);
+	bool stopping;
+
+	pthread_mutex_lock(&h->lock);
+	stopping = h->shutting_down;
+	pthread_mutex_unlock(&h->lock);
+	if (stopping) {
+		if (reason && len)
+			snprintf(reason, len, "berth is shutting down");
+		return false;
+	}
 
 	if (state == HEALTH_READONLY && !h->writes_needed) {
 		if (reason && len)

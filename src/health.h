@@ -38,6 +38,14 @@ struct health *health_new(struct store *st, unsigned interval_ms,
 void health_free(struct health *h);
 
 /*
+ * Marks the registry as shutting down: from now on health_ready says no
+ * ("berth is shutting down"), so that load balancers stop sending new
+ * requests while those in flight finish.  health_state is unchanged:
+ * requests still arriving are served.  Safe from any thread.
+ */
+void health_set_stopping(struct health *h);
+
+/*
  * The latest result.  reason (len bytes, may be NULL) receives a
  * sentence for the client and the operator, such as "storage is not
  * writable: read-only file system"; "" when all is well.  Never blocks

@@ -83,6 +83,20 @@ static void test_verdicts_follow_the_store(void)
 	health_free(h);
 }
 
+static void test_shutting_down_is_not_ready(void)
+{
+	struct fake_store f = {{&fake_ops}, 0, 0, 0};
+	struct health *h = health_new(&f.base, 20, true);
+	char reason[160];
+
+	CHECK(health_ready(h, NULL, 0));
+	health_set_stopping(h);
+	CHECK(!health_ready(h, reason, sizeof(reason)));
+	CHECK_STR(reason, "berth is shutting down");
+	CHECK(health_state(h, NULL, 0) == HEALTH_OK);	/* still serving */
+	health_free(h);
+}
+
 static void test_readonly_mode_is_ready(void)
 {
 	struct fake_store f = {{&fake_ops}, -ENOSPC, 0, 0};
@@ -329,6 +343,7 @@ out:
 int main(void)
 {
 	RUN(test_verdicts_follow_the_store);
+	RUN(test_shutting_down_is_not_ready);
 	RUN(test_readonly_mode_is_ready);
 	RUN(test_hung_check_is_reported);
 	RUN(test_blob_count);
