@@ -7,15 +7,21 @@
 #
 # The user's hash is bcrypt at berth's default cost (10), as `berth user
 # add` writes it, so without berth's cache of verified logins every
-# request would pay tens of milliseconds.  Each server is measured twice,
-# alternating (anonymous, login, anonymous, login), after a short warm-up;
-# the better run of each counts.  Every answer must be a 2xx.
+# request would pay tens of milliseconds.  Each server is measured
+# BENCH_AUTH_ROUNDS times, alternating (anonymous, login, anonymous,
+# login...), each run after a short warm-up; the best run of each counts,
+# since other load on the machine only ever slows a run down.  Every
+# answer must be a 2xx.
 #
 # Prints both rates and the ratio, whose target is at least 0.80, then
-# the machine-readable lines auth.anon_rps=, auth.login_rps= and
-# auth.ratio=.  Settings (environment): BERTH, BENCH_WRK_SECONDS (10),
-# BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (32), BENCH_STRICT=1 (exit
-# 2 when the target is missed).  Needs wrk, curl, openssl and python3.
+# the server's CPU time per request of each (the lowest of its runs),
+# which other load on the machine disturbs much less, then the
+# machine-readable lines auth.anon_rps=, auth.login_rps=, auth.ratio=,
+# auth.anon_cpu_us=, auth.login_cpu_us= and auth.cpu_ratio=.
+#
+# Settings (environment): BERTH, BENCH_AUTH_ROUNDS (3), BENCH_WRK_SECONDS
+# (10), BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (32), BENCH_STRICT=1
+# (exit 2 when the target is missed).  Needs wrk, curl, openssl, python3.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +30,7 @@ BERTH=${BERTH:-$TOP/berth}
 WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
 WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
+ROUNDS=${BENCH_AUTH_ROUNDS:-3}
 TARGET=0.80
 REPO=bench/auth
 USER_NAME=bench
@@ -171,10 +178,17 @@ check_get() {
 	fi
 }
 
-# measure LOGINS - wrk on the manifest; prints requests/s.
+# cpu_ticks - user plus system clock ticks the server has used so far.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$SRV_PID/stat"
+}
+
+# measure LOGINS - wrk on the manifest; prints requests/s and the
+# server's CPU microseconds per request, which other load on the machine
+# disturbs much less than the rate.
 measure() {
-	local -a hdr=(-H "Accept: $ACCEPT") out
-	local url="http://$ADDR/v2/$REPO/manifests/v1" rps
+	local -a hdr=(-H "Accept: $ACCEPT")
+	local url="http://$ADDR/v2/$REPO/manifests/v1" out rps n t0 t1
 	if [ "$1" = 1 ]; then
 		hdr+=(-H "Authorization: Basic $(printf '%s:%s' "$USER_NAME" \
 			"$PASSWORD" | base64 -w0)")
@@ -182,15 +196,22 @@ measure() {
 	wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d1s "${hdr[@]}" "$url" \
 		>/dev/null
 	out="$WORK/wrk-$1.out"
+	t0=$(cpu_ticks)
 	wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" \
 		"${hdr[@]}" "$url" >"$out"
+	t1=$(cpu_ticks)
 	if grep -q -e 'Non-2xx' -e 'Socket errors' "$out"; then
 		cat "$out" >&2
 		die "wrk saw errors (logins=$1)"
 	fi
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
 	[ -n "$rps" ] || die "no Requests/sec in wrk's output"
-	echo "$rps"
+	n=$(awk '/ requests in / { print $1 }' "$out")
+	python3 -c 'import os, sys
+t0, t1, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+hz = os.sysconf("SC_CLK_TCK")
+print(sys.argv[4], "%.1f" % ((t1 - t0) * 1e6 / hz / n))' "$t0" "$t1" "$n" \
+		"$rps"
 }
 
 # run_one LOGINS DIGEST - a fresh server, checked, measured, stopped.
@@ -208,6 +229,11 @@ max() {
 		"$@"
 }
 
+min() {
+	python3 -c 'import sys; print(min(float(a) for a in sys.argv[1:]))' \
+		"$@"
+}
+
 for t in "$BERTH" wrk curl openssl python3; do
 	command -v "$t" >/dev/null || die "$t is missing"
 done
@@ -221,26 +247,44 @@ server_start 0
 digest=$(image_push)
 server_stop
 
-anon1=$(run_one 0 "$digest")
-login1=$(run_one 1 "$digest")
-anon2=$(run_one 0 "$digest")
-login2=$(run_one 1 "$digest")
-anon=$(max "$anon1" "$anon2")
-login=$(max "$login1" "$login2")
-read -r ratio met <<<"$(python3 -c 'import sys
-r = float(sys.argv[2]) / float(sys.argv[1])
-print("%.3f %s" % (r, "met" if r >= float(sys.argv[3]) else "MISSED"))' \
-	"$anon" "$login" "$TARGET")"
+anon_runs=()
+login_runs=()
+anon_cpu=()
+login_cpu=()
+for _ in $(seq "$ROUNDS"); do
+	read -r rps cpu <<<"$(run_one 0 "$digest")"
+	anon_runs+=("$rps")
+	anon_cpu+=("$cpu")
+	read -r rps cpu <<<"$(run_one 1 "$digest")"
+	login_runs+=("$rps")
+	login_cpu+=("$cpu")
+done
+anon=$(max "${anon_runs[@]}")
+login=$(max "${login_runs[@]}")
+anon_us=$(min "${anon_cpu[@]}")
+login_us=$(min "${login_cpu[@]}")
+read -r ratio met cpu_ratio <<<"$(python3 -c 'import sys
+a, l, t, au, lu = (float(x) for x in sys.argv[1:])
+r = l / a
+print("%.3f %s %.3f" % (r, "met" if r >= t else "MISSED", au / lu))' \
+	"$anon" "$login" "$TARGET" "$anon_us" "$login_us")"
 
-printf 'manifest GET, anonymous:    %10.0f req/s  (runs: %s, %s)\n' \
-	"$anon" "$anon1" "$anon2"
-printf 'manifest GET, with a login: %10.0f req/s  (runs: %s, %s)\n' \
-	"$login" "$login1" "$login2"
+printf 'manifest GET, anonymous:    %10.0f req/s  (runs: %s)\n' \
+	"$anon" "${anon_runs[*]}"
+printf 'manifest GET, with a login: %10.0f req/s  (runs: %s)\n' \
+	"$login" "${login_runs[*]}"
 printf 'login/anonymous: %s (target >= %s): %s\n' "$ratio" "$TARGET" \
 	"$met"
+printf 'server CPU per request: anonymous %s us, with a login %s us ' \
+	"$anon_us" "$login_us"
+printf '(anonymous/login %s)\n' "$cpu_ratio"
+printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "auth.anon_rps=$anon"
 echo "auth.login_rps=$login"
 echo "auth.ratio=$ratio"
+echo "auth.anon_cpu_us=$anon_us"
+echo "auth.login_cpu_us=$login_us"
+echo "auth.cpu_ratio=$cpu_ratio"
 if [ "$met" != met ] && [ "${BENCH_STRICT:-0}" = 1 ]; then
 	exit 2
 fi
