@@ -81,20 +81,19 @@ static int read_datum(const char *path, gnutls_datum_t *d, char *err,
  */
 static bool key_matches(gnutls_pcert_st *cert, gnutls_privkey_t key)
 {
-	gnutls_datum_t mine = {NULL, 0}, theirs = {NULL, 0};
+	gnutls_datum_t a = {NULL, 0}, b = {NULL, 0};
+	gnutls_x509_crt_fmt_t der = GNUTLS_X509_FMT_DER;
 	gnutls_pubkey_t pub;
 	bool same = false;
 
 	if (gnutls_pubkey_init(&pub) < 0)
 		return false;
 	if (gnutls_pubkey_import_privkey(pub, key, 0, 0) == 0 &&
-	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &mine) == 0 &&
-	    gnutls_pubkey_export2(cert->pubkey, GNUTLS_X509_FMT_DER,
-				  &theirs) == 0)
-		same = mine.size == theirs.size &&
-		       memcmp(mine.data, theirs.data, mine.size) == 0;
-	gnutls_free(mine.data);
-	gnutls_free(theirs.data);
+	    gnutls_pubkey_export2(pub, der, &a) == 0 &&
+	    gnutls_pubkey_export2(cert->pubkey, der, &b) == 0)
+		same = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
+	gnutls_free(a.data);
+	gnutls_free(b.data);
 	gnutls_pubkey_deinit(pub);
 	return same;
 }
@@ -128,8 +127,8 @@ static struct creds *creds_load(const char *cert_path, const char *key_path,
 		goto fail;
 	}
 	if (!key_matches(&c->chain[0], c->key)) {
-		snprintf(err, errlen, "the key in %s is not the one of the "
-			 "certificate in %s", key_path, cert_path);
+		snprintf(err, errlen, "%s is not the key of %s", key_path,
+			 cert_path);
 		goto fail;
 	}
 	gnutls_free(cert.data);
@@ -183,7 +182,8 @@ void tls_refresh(struct tls *t, bool force)
 	fresh = creds_load(t->cert_path, t->key_path, err, sizeof(err));
 	if (!fresh) {
 		log_warn("certificate reload failed, keeping the old one "
-			 "reason=\"%s\"", err);
+			 "reason=\"%s\"",
+			 err);
 		goto out;
 	}
 	fresh->older = t->current;
