@@ -690,10 +690,18 @@ static void test_failing_receiver_is_retried(void)
 	if (!n)
 		goto out;
 	CHECK(push_manifest(n, "r", NULL, 0) == 0);
-	usleep(300000);
+	for (int i = 0; i < 500; i++) {	/* until a try has failed */
+		buf_reset(&text);
+		metrics_render(&text);
+		if (!strstr(text.data, "berth_notifications_failures_total{"
+			    "endpoint=\"hook\"} 0\n"))
+			break;
+		usleep(10000);
+	}
 	CHECK(received_count(&r) == 0);
 	CHECK(notify_pending(n) == 1);
 
+	buf_reset(&text);
 	metrics_render(&text);
 	CHECK(strstr(text.data, "berth_notifications_pending{endpoint=\"hook\"}"
 		     " 1\n") != NULL);
