@@ -125,7 +125,7 @@ static char *location(struct api *api, struct http_request *req,
 	if (base && *base)
 		return xasprintf("%s%s%s", base, prefix, path);
 	if (proxy_trusted(api->cfg->http_trusted_proxies,
-			  http_client_addr(req))) {
+			  http_peer_addr(req))) {
 		const char *fproto = http_header(req, "X-Forwarded-Proto");
 		const char *fhost = http_header(req, "X-Forwarded-Host");
 
@@ -1079,6 +1079,52 @@ static bool authorize(struct api *api, struct http_request *req,
 	return false;
 }
 
+/*
+ * Behind trusted proxies the client is the nearest address in
+ * X-Forwarded-For that is not one of them: limits, login lockouts and
+ * logs then count each client, not the proxy.  Entries further left
+ * were written by whoever sent the request and are not believed.
+ */
+static void find_client(struct api *api, struct http_request *req)
+{
+	char *const *trusted = api->cfg->http_trusted_proxies;
+	const char *xff = http_header(req, "X-Forwarded-For");
+	const char *end;
+	char addr[64];
+
+	if (!xff || !proxy_trusted(trusted, http_peer_addr(req)))
+		return;
+	end = xff + strlen(xff);
+	for (;;) {
+		const char *from = end, *to = end;
+		size_t n;
+
+		while (from > xff && from[-1] != ',')
+			from--;
+		while (from < to && *from == ' ')
+			from++;
+		while (to > from && to[-1] == ' ')
+			to--;
+		n = (size_t)(to - from);
+		if (n == 0 || n >= sizeof(addr))
+			return;
+		memcpy(addr, from, n);
+		addr[n] = '\0';
+		if (!proxy_address_valid(addr))
+			return;
+		if (!proxy_trusted(trusted, addr)) {
+			http_set_client_addr(req, addr);
+			return;
+		}
+
+		while (from > xff && from[-1] != ',')
+			from--;
+		if (from == xff)
+			return;
+		end = from - 1; /* the comma before this entry */
+	}
+}
+
 /* Answers 429 for a client over its request rate. */
 static bool within_rate(struct api *api, struct http_request *req)
 {
@@ -1118,6 +1164,7 @@ void api_handle(void *arg, struct http_request *req)
 
 	if (cors_step(__atomic_load_n(&api->cors, __ATOMIC_ACQUIRE), req))
 		return;
+	find_client(api, req);
 	if (!within_rate(api, req))
 		return;
 	if (!path || !route_parse(path, &r)) {

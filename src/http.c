@@ -68,6 +68,7 @@ struct http_request {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t started_ns;
+	char peer[64];
 	char client[64];
 	char *note;
 	char *user;
@@ -150,6 +151,16 @@ int64_t http_content_length(const struct http_request *req)
 const char *http_client_addr(const struct http_request *req)
 {
 	return req->client;
+}
+
+const char *http_peer_addr(const struct http_request *req)
+{
+	return req->peer;
+}
+
+void http_set_client_addr(struct http_request *req, const char *addr)
+{
+	snprintf(req->client, sizeof(req->client), "%s", addr);
 }
 
 bool http_is_tls(const struct http_request *req)
@@ -354,12 +365,13 @@ static struct http_request *request_new(struct http_server *srv,
 		if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6,
 				  &((const struct sockaddr_in6 *)sa)->sin6_addr,
-				  req->client, sizeof(req->client));
+				  req->peer, sizeof(req->peer));
 		else if (sa->sa_family == AF_INET)
 			inet_ntop(AF_INET,
 				  &((const struct sockaddr_in *)sa)->sin_addr,
-				  req->client, sizeof(req->client));
+				  req->peer, sizeof(req->peer));
 	}
+	memcpy(req->client, req->peer, sizeof(req->client));
 	return req;
 }
 

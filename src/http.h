@@ -74,7 +74,14 @@ const char *http_header_all(const struct http_request *req, const char *name,
 const char *http_query(const struct http_request *req, const char *name);
 /* Body length from Content-Length, or -1 when absent or chunked. */
 int64_t http_content_length(const struct http_request *req);
+/*
+ * The client's address: the peer's, unless http_set_client_addr named
+ * the client behind a trusted proxy.
+ */
 const char *http_client_addr(const struct http_request *req);
+/* The address at the other end of the connection. */
+const char *http_peer_addr(const struct http_request *req);
+void http_set_client_addr(struct http_request *req, const char *addr);
 /* Whether the request came over TLS. */
 bool http_is_tls(const struct http_request *req);
 /* The user the request authenticated as (copied), for handlers and logs. */

@@ -78,6 +78,14 @@ bool proxy_trusted(char *const *list, const char *addr)
 	return false;
 }
 
+bool proxy_address_valid(const char *addr)
+{
+	struct ip ip;
+	bool v4;
+
+	return parse_ip(addr, &ip, &v4);
+}
+
 bool proxy_list_valid(char *const *list, const char **bad)
 {
 	struct ip net;

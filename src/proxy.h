@@ -15,6 +15,9 @@
  */
 bool proxy_trusted(char *const *list, const char *addr);
 
+/* Whether addr is a numeric IPv4 or IPv6 address. */
+bool proxy_address_valid(const char *addr);
+
 /* Whether every entry of list is a valid address or block. */
 bool proxy_list_valid(char *const *list, const char **bad);
 
