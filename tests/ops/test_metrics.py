@@ -165,3 +165,34 @@ def test_auth_failures_counted():
     bt.expect(at.As(srv, "ops", "right-password").get("/v2/"), 200)
     check(ops.scrape(srv)[key] == before + 2, "a good login counted")
     at.log_secrets_check(srv, ["right-password", "wrong-password"])
+
+
+def test_not_ready_while_draining():
+    import http.client
+    import signal
+
+    srv = ops.start_ops(env={"REGISTRY_HTTP_DRAINTIMEOUT": "20s"})
+    loc = bt.start_upload(srv, bt.unique("ops/drain"))
+    # A chunk still streaming in when SIGTERM arrives keeps berth
+    # draining, debug listener and all, until it ends.
+    conn = http.client.HTTPConnection(bt.HOST, srv.port, timeout=30)
+    conn.putrequest("PATCH", loc)
+    conn.putheader("Content-Type", "application/octet-stream")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    conn.send(b"5\r\nhello\r\n")
+    srv.proc.send_signal(signal.SIGTERM)
+    try:
+        ops.wait_for(lambda: ops.debug_get(srv, "/readyz")[:3:2] == (
+                503, "berth is shutting down\n"),
+                "/readyz to say berth is shutting down")
+        check(ops.debug_get(srv, "/healthz")[0] == 200,
+              "/healthz failed while draining")
+    finally:
+        conn.send(b"0\r\n\r\n")
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+    check(r.status == 202, "the chunk in flight got %d" % r.status)
+    srv.returncode = srv.proc.wait(bt.STOP_TIMEOUT)
+    srv.check_exit()
