@@ -332,11 +332,20 @@ void metrics_label_value(struct buf *out, const char *value)
 	}
 }
 
+/* A whole number: counters and most gauges, exact at any size. */
 static void render_scalar(struct buf *out, const char *name,
-			  const char *type, const char *help, double value)
+			  const char *type, const char *help, int64_t value)
 {
 	metrics_family(out, name, type, help);
-	buf_addf(out, "%s %.17g\n", name, value);
+	buf_addf(out, "%s %lld\n", name, (long long)value);
+}
+
+/* Seconds, to the microsecond. */
+static void render_seconds(struct buf *out, const char *name,
+			   const char *type, const char *help, double value)
+{
+	metrics_family(out, name, type, help);
+	buf_addf(out, "%s %.6f\n", name, value);
 }
 
 static void render_requests(struct buf *out)
@@ -401,16 +410,16 @@ static void render_http(struct buf *out)
 	render_durations(out);
 	render_scalar(out, "berth_http_bytes_received_total", "counter",
 		      "Request body bytes received.",
-		      (double)GET(&bytes_received));
+		      (int64_t)GET(&bytes_received));
 	render_scalar(out, "berth_http_bytes_sent_total", "counter",
-		      "Response body bytes sent.", (double)GET(&bytes_sent));
+		      "Response body bytes sent.", (int64_t)GET(&bytes_sent));
 	render_scalar(out, "berth_uploads_in_flight", "gauge",
 		      "Upload requests receiving their body now.",
-		      (double)GET(&uploads_in_flight));
+		      GET(&uploads_in_flight));
 	render_scalar(out, "berth_auth_failures_total", "counter",
 		      "Requests refused for missing or wrong credentials "
 		      "or lacking permission.",
-		      (double)GET(&auth_failures));
+		      (int64_t)GET(&auth_failures));
 }
 
 static void render_gc(struct buf *out)
@@ -423,13 +432,13 @@ static void render_gc(struct buf *out)
 		 (unsigned long long)GET(&gc_runs_failed));
 	render_scalar(out, "berth_gc_freed_blobs_total", "counter",
 		      "Blobs removed by garbage collection.",
-		      (double)GET(&gc_freed_blobs));
+		      (int64_t)GET(&gc_freed_blobs));
 	render_scalar(out, "berth_gc_freed_bytes_total", "counter",
 		      "Bytes removed by garbage collection.",
-		      (double)GET(&gc_freed_bytes));
+		      (int64_t)GET(&gc_freed_bytes));
 	render_scalar(out, "berth_gc_last_run_timestamp_seconds", "gauge",
 		      "When the last garbage collection ended (0: never).",
-		      (double)GET(&gc_last_run));
+		      GET(&gc_last_run));
 }
 
 /* Until a first count has finished the gauges are unknown: left out. */
@@ -448,12 +457,12 @@ static void render_storage(struct buf *out)
 	if (!known)
 		return;
 	render_scalar(out, "berth_storage_blobs", "gauge",
-		      "Blobs in the store.", (double)blobs);
+		      "Blobs in the store.", blobs);
 	render_scalar(out, "berth_storage_bytes", "gauge",
-		      "Bytes of blobs in the store.", (double)bytes);
+		      "Bytes of blobs in the store.", bytes);
 	render_scalar(out, "berth_storage_counted_timestamp_seconds", "gauge",
 		      "When the store's blobs were last counted in full.",
-		      (double)at);
+		      at);
 }
 
 static void render_collectors(struct buf *out)
@@ -546,23 +555,25 @@ static void render_process(struct buf *out)
 		rss = strtoull(end, NULL, 10);
 	}
 	render_scalar(out, "process_resident_memory_bytes", "gauge",
-		      "Resident memory size in bytes.", (double)rss * page);
+		      "Resident memory size in bytes.",
+		      (int64_t)(rss * (unsigned long long)page));
 	render_scalar(out, "process_virtual_memory_bytes", "gauge",
-		      "Virtual memory size in bytes.", (double)vsz * page);
+		      "Virtual memory size in bytes.",
+		      (int64_t)(vsz * (unsigned long long)page));
 	if (fds >= 0)
 		render_scalar(out, "process_open_fds", "gauge",
-			      "Open file descriptors.", (double)fds);
+			      "Open file descriptors.", fds);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		render_scalar(out, "process_max_fds", "gauge",
 			      "Limit on open file descriptors.",
-			      (double)rl.rlim_cur);
+			      (int64_t)rl.rlim_cur);
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
-		render_scalar(out, "process_cpu_seconds_total", "counter",
+		render_seconds(out, "process_cpu_seconds_total", "counter",
 			      "User and system CPU time spent, in seconds.",
 			      (double)ru.ru_utime.tv_sec +
 			      (double)ru.ru_stime.tv_sec +
 			      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-	render_scalar(out, "process_start_time_seconds", "gauge",
+	render_seconds(out, "process_start_time_seconds", "gauge",
 		      "Start time of the process since the epoch, in seconds.",
 		      start_time());
 }
