@@ -70,12 +70,16 @@ application/vnd.docker.distribution.manifest.v1+prettyjws"
 
 WORK=""
 declare -A PID ADDR	# the servers running, by kind
-SRV_PID=""	# the server the current workload talks to
-SRV_ADDR=""
+SRV_ADDR=""	# the server the current workload talks to
 STARTED=$(date +%s.%N)
 
+# Ends the run with MESSAGE, and the log of any server that is gone.
 die() {
+	local kind
 	echo "bench: $*" >&2
+	for kind in "${!PID[@]}"; do
+		kill -0 "${PID[$kind]}" 2>/dev/null || server_died "$kind"
+	done
 	exit 1
 }
 
@@ -140,16 +144,27 @@ sha256_of() {
 	openssl dgst -sha256 -r "$1" | cut -d' ' -f1
 }
 
-# Reads a field (kB) of /proc/PID/status.
+# Prints a field (kB) of the status of the server KIND: proc_kb KIND
+# FIELD.  A server that is gone ends the run with its log.
 proc_kb() {
-	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/${PID[$1]}/status" \
+		2>/dev/null || server_died "$1"
 }
 
-# Prints the CPU seconds (user + system, all threads) PID has used.
+# Records a proc_kb figure: proc_put KEY KIND FIELD.
+proc_put() {
+	local v
+	v=$(proc_kb "$2" "$3")
+	put "$1" "$v"
+}
+
+# Prints the CPU seconds (user + system, all threads) the server KIND has
+# used.
 proc_cpu() {
 	awk -v hz="$(getconf CLK_TCK)" '{
 		sub(/^.*\) /, "")	# the command name may hold blanks
-		printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+		printf "%.2f\n", ($12 + $13) / hz }' "/proc/${PID[$1]}/stat" \
+		2>/dev/null || server_died "$1"
 }
 
 check_tools() {
@@ -209,10 +224,10 @@ EOF
 }
 
 # Starts KIND (berth or registry) on the store ROOT and waits for its
-# /v2/ to answer 200.  Sets PID[KIND], ADDR[KIND], SRV_PID, SRV_ADDR and
+# /v2/ to answer 200.  Sets PID[KIND], ADDR[KIND], SRV_ADDR and
 # SRV_READY_S (seconds from the start to that first 200).
 server_start() {
-	local kind=$1 root=$2 port cfg bin t0 code
+	local kind=$1 root=$2 port cfg bin t0 code pid
 	port=$(free_port)
 	cfg="$WORK/$kind.yml"
 	config_write "$cfg" "$root" "$port"
@@ -222,13 +237,12 @@ server_start() {
 	t0=$(now)
 	env -u REGISTRY_CONFIGURATION_PATH "$bin" serve "$cfg" \
 		>>"$WORK/$kind.log" 2>&1 &
-	SRV_PID=$!
+	pid=$!
 	SRV_ADDR=127.0.0.1:$port
-	PID[$kind]=$SRV_PID
+	PID[$kind]=$pid
 	ADDR[$kind]=$SRV_ADDR
 	for _ in $(seq 3000); do
-		kill -0 "$SRV_PID" 2>/dev/null ||
-			server_died "$kind"
+		server_alive "$kind"
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
 			"http://$SRV_ADDR/v2/" || true)
 		if [ "$code" = 200 ]; then
@@ -315,10 +329,10 @@ manifest_bench() {
 	wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d1s -H "Accept: $ACCEPT" \
 		"$url" >/dev/null
 	out="$WORK/$kind.wrk"
-	cpu0=$(proc_cpu "$SRV_PID")
+	cpu0=$(proc_cpu "$kind")
 	wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" \
 		-H "Accept: $ACCEPT" "$url" >"$out"
-	cpu1=$(proc_cpu "$SRV_PID")
+	cpu1=$(proc_cpu "$kind")
 	if grep -q -e 'Non-2xx' -e 'Socket errors' "$out"; then
 		cat "$out" >&2
 		die "wrk saw errors from $kind"
@@ -352,16 +366,17 @@ tmpfs_write() {
 # was sent), the fastest tmpfs write before it and the server's CPU
 # seconds per push, which is what a loaded machine disturbs least.
 pushes_compare() {
-	local kind i out s dd cpu0
+	local kind i out s dd cpu0 cpu1
 	local -A best ddbest cpu flow
 	for i in $(seq "$PUSHES"); do
 		for kind in berth registry; do
 			dd=$(tmpfs_write)
-			cpu0=$(proc_cpu "${PID[$kind]}")
+			cpu0=$(proc_cpu "$kind")
 			out=$(blob_push "${ADDR[$kind]}" "$BIG_REPO$i" \
 				"$WORK/www/blob" "$BLOB_DIGEST")
+			cpu1=$(proc_cpu "$kind")
 			cpu[$kind]=$(calc %.2f 'a + c - b' "${cpu[$kind]:-0}" \
-				"$cpu0" "$(proc_cpu "${PID[$kind]}")")
+				"$cpu0" "$cpu1")
 			s=$(field seconds "$out")
 			best[$kind]=$(least "$s" "${best[$kind]:-}")
 			ddbest[$kind]=$(least "$dd" "${ddbest[$kind]:-}")
@@ -378,8 +393,8 @@ pushes_compare() {
 		put "$kind.tmpfs_bps" \
 			"$(per_second "$BLOB_BYTES" "${ddbest[$kind]}")"
 		server_alive "$kind"
-		put "$kind.rss_push_kb" "$(proc_kb "${PID[$kind]}" VmRSS)"
-		put "$kind.anon_push_kb" "$(proc_kb "${PID[$kind]}" RssAnon)"
+		proc_put "$kind.rss_push_kb" "$kind" VmRSS
+		proc_put "$kind.anon_push_kb" "$kind" RssAnon
 	done
 }
 
@@ -413,7 +428,7 @@ pulls_compare() {
 	local kind s got cpu1
 	local -A best cpu0
 	for kind in berth registry; do
-		cpu0[$kind]=$(proc_cpu "${PID[$kind]}")
+		cpu0[$kind]=$(proc_cpu "$kind")
 	done
 	for _ in $(seq "$PULLS"); do
 		for kind in berth registry nginx; do
@@ -422,7 +437,7 @@ pulls_compare() {
 		done
 	done
 	for kind in berth registry; do
-		cpu1=$(proc_cpu "${PID[$kind]}")
+		cpu1=$(proc_cpu "$kind")
 		put "$kind.pull_cpu_s" "$(calc %.3f '(b - a) / c' \
 			"${cpu0[$kind]}" "$cpu1" "$PULLS")"
 	done
@@ -446,8 +461,8 @@ blob_group() {
 	mkdir -p "$store"
 	server_start "$kind" "$store"
 	sleep 1
-	put "$kind.rss_idle_kb" "$(proc_kb "$SRV_PID" VmRSS)"
-	put "$kind.anon_idle_kb" "$(proc_kb "$SRV_PID" RssAnon)"
+	proc_put "$kind.rss_idle_kb" "$kind" VmRSS
+	proc_put "$kind.anon_idle_kb" "$kind" RssAnon
 
 	# shellcheck disable=SC2086 # three digests, split on purpose
 	image_push $IMAGE
@@ -566,7 +581,7 @@ main() {
 	pulls_compare
 	for kind in berth registry; do
 		server_alive "$kind"
-		put "$kind.hwm_kb" "$(proc_kb "${PID[$kind]}" VmHWM)"
+		proc_put "$kind.hwm_kb" "$kind" VmHWM
 		server_stop "$kind"
 		rm -rf "$WORK/store-$kind"
 	done
