@@ -12,6 +12,9 @@
 #include "access.h"
 #include "config.h"
 #include "cors.h"
+#include "health.h"
+#include "metrics.h"
+#include "notify.h"
 #include "http.h"
 #include "log.h"
 #include "manifest.h"
@@ -35,7 +38,23 @@ struct api {
 	struct access *access;
 	struct cors *cors;
 	struct ratelimit *ratelimit; /* NULL: no limit */
+	struct notify *notify;
+	struct health *health;
 };
+
+static void emit(struct api *api, struct http_request *req,
+		 enum notify_action a, const struct notify_target *t)
+{
+	struct notify_request nr;
+
+	notify_request_init(&nr, req, http_user(req));
+	notify_event(api->notify, a, t, &nr);
+}
+
+static const char *tag_of(const char *reference)
+{
+	return ref_valid_tag(reference) ? reference : NULL;
+}
 
 enum route_kind {
 	ROUTE_NONE,
@@ -484,6 +503,16 @@ static void get_manifest(struct api *api, struct http_request *req,
 	}
 
 	digest_format(&m.digest, d);
+	if (!strcmp(http_method(req), "GET")) {
+		struct notify_target t = {
+			.repository = r->name, .digest = d,
+			.media_type = m.media_type, .size = m.len,
+			.tag = tag_of(r->arg), .is_manifest = true,
+		};
+
+		emit(api, req, NOTIFY_PULL, &t);
+	}
+	http_set_log_target(req, NULL, d);
 	etag = xasprintf("\"%s\"", d);
 	res = response(200);
 	http_response_header(res, "Docker-Content-Digest", d);
@@ -538,6 +567,17 @@ static void on_manifest_end(void *ctx, struct http_request *req)
 
 	res = response(201);
 	digest_format(&out.digest, d);
+	{
+		struct notify_target t = {
+			.repository = mp->route.name, .digest = d,
+			.media_type = http_header(req, "Content-Type"),
+			.size = mp->body.len, .tag = tag_of(mp->route.arg),
+			.is_manifest = true,
+		};
+
+		emit(mp->api, req, NOTIFY_PUSH, &t);
+	}
+	http_set_log_target(req, NULL, d);
 	path = xasprintf("/v2/%s/manifests/%s", mp->route.name, d);
 	add_location(mp->api, req, res, path);
 	http_response_header(res, "Docker-Content-Digest", d);
@@ -579,10 +619,16 @@ static void delete_manifest(struct api *api, struct http_request *req,
 {
 	struct reg_error e;
 
+	struct notify_target t = {
+		.repository = r->name, .is_manifest = true,
+		.digest = tag_of(r->arg) ? NULL : r->arg, .tag = tag_of(r->arg),
+	};
+
 	if (registry_manifest_delete(api->reg, r->name, r->arg, &e)) {
 		send_reg_error(req, &e);
 		return;
 	}
+	emit(api, req, NOTIFY_DELETE, &t);
 	http_send(req, response(202));
 }
 
@@ -629,6 +675,14 @@ static void get_blob(struct api *api, struct http_request *req,
 	}
 	res = response(rc == 0 ? 206 : 200);
 	digest_format(&d, ds);
+	if (!strcmp(http_method(req), "GET")) {
+		struct notify_target t = {
+			.repository = r->name, .digest = ds,
+			.media_type = "application/octet-stream", .size = size,
+		};
+
+		emit(api, req, NOTIFY_PULL, &t);
+	}
 	http_response_header(res, "Docker-Content-Digest", ds);
 	http_response_header(res, "Accept-Ranges", "bytes");
 	http_response_header(res, "Cache-Control", "max-age=31536000");
@@ -656,6 +710,12 @@ static void delete_blob(struct api *api, struct http_request *req,
 	if (registry_blob_delete(api->reg, r->name, &d, &e)) {
 		send_reg_error(req, &e);
 		return;
+	}
+	{
+		struct notify_target t = {.repository = r->name,
+					  .digest = r->arg};
+
+		emit(api, req, NOTIFY_DELETE, &t);
 	}
 	http_send(req, response(202));
 }
@@ -702,6 +762,7 @@ struct upload_req {
 	bool commit;          /* PUT or monolithic POST: finish the blob */
 	struct digest expected;
 	bool failed;
+	bool counted;
 	struct reg_error e;
 };
 
@@ -730,11 +791,22 @@ static void on_upload_end(void *ctx, struct http_request *req)
 		return;
 	}
 	if (ur->commit) {
-		if (upload_commit(up, &ur->expected, &ur->e))
+		uint64_t size = upload_offset(up);
+		char ds[DIGEST_MAX_STR + 1];
+		struct notify_target t = {
+			.repository = ur->repo, .digest = ds,
+			.media_type = "application/octet-stream", .size = size,
+		};
+
+		digest_format(&ur->expected, ds);
+		if (upload_commit(up, &ur->expected, &ur->e)) {
 			send_reg_error(req, &ur->e);
-		else
+		} else {
+			emit(ur->api, req, NOTIFY_PUSH, &t);
+			http_set_log_target(req, NULL, ds);
 			send_blob_created(ur->api, req, ur->repo,
 					  &ur->expected);
+		}
 		return;
 	}
 
@@ -755,6 +827,8 @@ static void free_upload_req(void *ctx)
 	/* The client went away mid-body: keep what arrived, resumable. */
 	if (ur->up)
 		upload_abandon(ur->up);
+	if (ur->counted)
+		metrics_upload_end();
 	free(ur);
 }
 
@@ -808,6 +882,8 @@ static void receive_chunk(struct api *api, struct http_request *req,
 		free_upload_req(ur);
 		return;
 	}
+	ur->counted = true;
+	metrics_upload_begin();
 	http_read_body(req, on_upload_body, on_upload_end, free_upload_req,
 		       ur);
 }
@@ -837,6 +913,20 @@ static bool try_mount(struct api *api, struct http_request *req,
 			return true;
 		}
 		return false; /* not readable there: open a session instead */
+	}
+	{
+		char ds[DIGEST_MAX_STR + 1];
+		uint64_t size = 0;
+		struct notify_target t = {
+			.repository = r->name, .digest = ds,
+			.media_type = "application/octet-stream",
+			.from_repository = from,
+		};
+
+		digest_format(&d, ds);
+		if (!registry_blob_stat(api->reg, r->name, &d, &size, &e))
+			t.size = size;
+		emit(api, req, NOTIFY_MOUNT, &t);
 	}
 	send_blob_created(api, req, r->name, &d);
 	return true;
@@ -1058,6 +1148,8 @@ static bool authorize(struct api *api, struct http_request *req,
 	case ACCESS_OK:
 		return true;
 	case ACCESS_UNAUTHORIZED:
+		if (http_header(req, "Authorization"))
+			metrics_auth_failure();
 		res = response(401);
 		http_response_header(res, "WWW-Authenticate",
 				     access_challenge(access_of(api)));
@@ -1065,6 +1157,7 @@ static bool authorize(struct api *api, struct http_request *req,
 				"authentication required");
 		return false;
 	case ACCESS_DENIED:
+		metrics_auth_failure();
 		send_error(req, 403, "DENIED",
 			   "you may not do this to this repository");
 		return false;
@@ -1142,6 +1235,30 @@ static bool within_rate(struct api *api, struct http_request *req)
 	return false;
 }
 
+static const char *const route_names[] = {
+	[ROUTE_NONE] = "other", [ROUTE_BASE] = "base",
+	[ROUTE_CATALOG] = "catalog", [ROUTE_TAGS] = "tags",
+	[ROUTE_MANIFEST] = "manifest", [ROUTE_BLOB] = "blob",
+	[ROUTE_UPLOADS] = "blob_upload", [ROUTE_UPLOAD] = "blob_upload",
+	[ROUTE_REFERRERS] = "referrers",
+};
+
+/* 503 with the reason while the store is down, or refuses writes. */
+static bool storage_usable(struct api *api, struct http_request *req,
+			   const char *method)
+{
+	enum health_state s;
+	char reason[200];
+
+	if (!api->health)
+		return true;
+	s = health_state(api->health, reason, sizeof(reason));
+	if (s == HEALTH_OK || (s == HEALTH_READONLY && !is_write(method)))
+		return true;
+	send_error(req, 503, "UNAVAILABLE", reason);
+	return false;
+}
+
 /* The request's path below http.prefix, or NULL if it is not there. */
 static const char *unprefixed(struct api *api, const char *path)
 {
@@ -1172,9 +1289,12 @@ void api_handle(void *arg, struct http_request *req)
 			   "no such endpoint in the distribution API");
 		return;
 	}
+	http_set_route(req, route_names[r.kind]);
 	if (r.name[0])
-		http_set_log_note(req, r.name); /* the repository */
+		http_set_log_target(req, r.name, NULL);
 	if (!authorize(api, req, &r, method) || !admit(api, req, &r, method))
+		return;
+	if (!storage_usable(api, req, method))
 		return;
 	dispatch(api, req, &r, method);
 }
@@ -1196,6 +1316,12 @@ void api_swap(struct api *api, struct access **access, struct cors **cors)
 {
 	*access = __atomic_exchange_n(&api->access, *access, __ATOMIC_ACQ_REL);
 	*cors = __atomic_exchange_n(&api->cors, *cors, __ATOMIC_ACQ_REL);
+}
+
+void api_set_ops(struct api *api, struct notify *n, struct health *h)
+{
+	api->notify = n;
+	api->health = h;
 }
 
 void api_free(struct api *api)

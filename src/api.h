@@ -21,6 +21,9 @@ struct api;
 struct api *api_new(const struct config *cfg, struct registry *reg,
 		    struct access *access, struct cors *cors);
 void api_free(struct api *api);
+struct notify;
+struct health;
+void api_set_ops(struct api *api, struct notify *n, struct health *h);
 
 /*
  * Puts new access rules and CORS origins in force for requests that

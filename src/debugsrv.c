@@ -89,6 +89,8 @@ static void on_request(void *arg, struct http_request *req)
 	const char *method = http_method(req);
 	const char *path = http_path(req);
 
+	/* Probes and scrapes are not registry traffic: one label for all. */
+	http_set_route(req, "debug");
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		struct http_response *res = http_response_new(405);
 

@@ -12,6 +12,7 @@
  */
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "tls.h"
 #include "util.h"
@@ -49,6 +50,9 @@ struct http_server {
 };
 
 struct http_request {
+	const char *route;
+	char *repo;
+	char *digest;
 	struct MHD_Connection *conn;
 	struct http_server *srv;
 	const char *method;
@@ -166,6 +170,24 @@ void http_set_client_addr(struct http_request *req, const char *addr)
 bool http_is_tls(const struct http_request *req)
 {
 	return req->srv->tls;
+}
+
+void http_set_route(struct http_request *req, const char *route)
+{
+	req->route = route;
+}
+
+void http_set_log_target(struct http_request *req, const char *repo,
+			 const char *digest)
+{
+	if (repo) {
+		free(req->repo);
+		req->repo = xstrdup(repo);
+	}
+	if (digest) {
+		free(req->digest);
+		req->digest = xstrdup(digest);
+	}
 }
 
 void http_set_user(struct http_request *req, const char *user)
@@ -444,15 +466,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		return;
 
 	ms = (double)(now_monotonic_ns() - req->started_ns) / 1e6;
-	log_info("access client=%s user=%s method=%s path=%s status=%d "
-		 "in=%llu out=%llu ms=%.2f%s%s%s",
-		 req->client, req->user ? req->user : "-", req->method,
-		 req->path, req->status,
-		 (unsigned long long)req->bytes_in,
-		 (unsigned long long)req->bytes_out, ms,
-		 req->note ? " " : "", req->note ? req->note : "",
-		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
-							    : " aborted=1");
+	{
+		struct log_access_entry e = {
+			req->client, req->user, req->method, req->path,
+			req->status, req->bytes_in, req->bytes_out, ms / 1e3,
+			req->repo ? req->repo : req->note, req->digest,
+			toe != MHD_REQUEST_TERMINATED_COMPLETED_OK,
+		};
+		log_access(&e);
+		metrics_observe_request(req->route, req->method, req->status,
+					req->bytes_in, req->bytes_out,
+					ms / 1e3);
+	}
 
 	if (req->on_free)
 		req->on_free(req->ctx);
@@ -461,6 +486,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		MHD_destroy_response(req->pending);
 	free(req->note);
 	free(req->user);
+	free(req->repo);
+	free(req->digest);
 	buf_free(&req->headers);
 	free(req);
 	*con_cls = NULL;

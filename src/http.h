@@ -82,6 +82,11 @@ const char *http_client_addr(const struct http_request *req);
 /* The address at the other end of the connection. */
 const char *http_peer_addr(const struct http_request *req);
 void http_set_client_addr(struct http_request *req, const char *addr);
+/* A short label for metrics ("manifest", "blob"...); not copied. */
+void http_set_route(struct http_request *req, const char *route);
+/* The repository and digest the access log names (copied). */
+void http_set_log_target(struct http_request *req, const char *repo,
+			 const char *digest);
 /* Whether the request came over TLS. */
 bool http_is_tls(const struct http_request *req);
 /* The user the request authenticated as (copied), for handlers and logs. */

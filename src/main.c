@@ -11,6 +11,9 @@
 #include "access.h"
 #include "api.h"
 #include "config.h"
+#include "debugsrv.h"
+#include "health.h"
+#include "notify.h"
 #include "cors.h"
 #include "http.h"
 #include "log.h"
@@ -48,6 +51,9 @@ struct server {
 	struct api *api;
 	struct http_server *http;
 	struct purger *purger;
+	struct health *health;
+	struct notify *notify;
+	struct debugsrv *debug;
 	const char **headers;
 	struct retired *retired;
 };
@@ -150,6 +156,12 @@ static int server_open(struct server *s)
 		return -1;
 	s->cors = cors_new(s->cfg);
 	s->api = api_new(s->cfg, s->reg, s->access, s->cors);
+	s->health = health_new(s->store, 1000, !s->cfg->readonly);
+	if (!s->health || notify_open(s->cfg, &s->notify) != 0)
+		return -1;
+	api_set_ops(s->api, s->notify, s->health);
+	if (debugsrv_start(s->cfg, s->store, s->health, &s->debug) != 0)
+		return -1;
 
 	s->headers = extra_headers(s->cfg);
 	opts.addr = s->cfg->http_addr;
@@ -224,6 +236,10 @@ static void server_reload(struct server *s)
 		return;
 	}
 
+	log_set_formatter(cfg->log_formatter);
+	log_set_access(!cfg->log_accesslog_disabled);
+	if (notify_reload(s->notify, cfg) != 0)
+		log_error("reload could not start every notification endpoint");
 	if (cfg->log_level != (int)log_threshold) {
 		log_threshold = (enum log_level)cfg->log_level;
 		log_warn("reload changed the log level level=%d",
@@ -255,6 +271,7 @@ static void server_drain(struct server *s)
 			    (uint64_t)s->cfg->http_draintimeout * 1000000000u;
 	struct timespec pause = {0, 50 * 1000 * 1000};
 
+	health_set_stopping(s->health);
 	http_quiesce(s->http);
 	while (http_inflight(s->http) && now_monotonic_ns() < deadline)
 		nanosleep(&pause, NULL);
@@ -267,6 +284,9 @@ static void server_close(struct server *s)
 {
 	purge_stop(s->purger);
 	http_stop(s->http);
+	debugsrv_stop(s->debug);
+	notify_close(s->notify);
+	health_free(s->health);
 	api_free(s->api);
 	registry_close(s->reg);
 	tls_close(s->tls);
@@ -326,12 +346,22 @@ static int serve(const char *path)
 	int rc = 1;
 
 	s.config_path = path;
+	/* A first, silent pass learns the log format, so that the second
+	 * one's warnings come out in it. */
+	log_threshold = LVL_NONE;
+	s.cfg = config_load(path, err, sizeof(err));
+	log_threshold = LVL_INFO;
+	if (s.cfg)
+		log_set_formatter(s.cfg->log_formatter);
+	config_free(s.cfg);
 	s.cfg = config_load(path, err, sizeof(err));
 	if (!s.cfg) {
 		fprintf(stderr, "berth: configuration error: %s\n", err);
 		return 1;
 	}
 	log_threshold = (enum log_level)s.cfg->log_level;
+	log_set_formatter(s.cfg->log_formatter);
+	log_set_access(!s.cfg->log_accesslog_disabled);
 	block_signals(&set);
 
 	if (server_open(&s) == 0) {

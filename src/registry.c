@@ -11,6 +11,7 @@
 #include "config.h"
 #include "layout.h"
 #include "log.h"
+#include "metrics.h"
 #include "manifest.h"
 #include "ref.h"
 #include "store.h"
@@ -396,8 +397,11 @@ static int store_content(struct registry *reg, const struct digest *d,
 	char *key = layout_blob_data(d);
 	int err = exists(reg->store, key);
 
-	if (err == -ENOENT)
+	if (err == -ENOENT) {
 		err = reg->store->ops->put(reg->store, key, data, len);
+		if (!err)
+			metrics_storage_add(1, (int64_t)len);
+	}
 	free(key);
 	if (err)
 		return reg_fail_store(e, err, "store manifest");

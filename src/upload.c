@@ -11,6 +11,7 @@
 #include "hashpipe.h"
 #include "layout.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry.h"
 #include "store.h"
 
@@ -347,8 +348,11 @@ static int store_blob(struct upload *up, const struct digest *d,
 	char *data = layout_upload_data(up->repo, up->id);
 	int err = up->store->ops->stat(up->store, blob, &sst);
 
-	if (err == -ENOENT)
+	if (err == -ENOENT) {
 		err = up->store->ops->move(up->store, data, blob);
+		if (!err && up->store->ops->stat(up->store, blob, &sst) == 0)
+			metrics_storage_add(1, (int64_t)sst.size);
+	}
 	free(blob);
 	free(data);
 	if (err)
