@@ -636,3 +636,13 @@ void meta_cache_usage(struct meta_cache *mc, size_t *entries, size_t *bytes)
 	*bytes = mc->bytes;
 	pthread_mutex_unlock(&mc->lock);
 }
+
+bool meta_cache_nearly_full(struct meta_cache *mc)
+{
+	bool full;
+
+	pthread_mutex_lock(&mc->lock);
+	full = mc->bytes >= mc->max_bytes / 5 * 4;
+	pthread_mutex_unlock(&mc->lock);
+	return full;
+}

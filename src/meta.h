@@ -77,6 +77,9 @@ void meta_cache_free(struct meta_cache *mc);
 const struct meta *meta_get(struct meta_cache *mc, const struct digest *d);
 void meta_release(struct meta_cache *mc, const struct meta *m);
 
+/* Whether the cache holds 80% of its bound or more. */
+bool meta_cache_nearly_full(struct meta_cache *mc);
+
 /* Entries and estimated bytes held now, for tests and metrics. */
 void meta_cache_usage(struct meta_cache *mc, size_t *entries, size_t *bytes);
 

@@ -25,8 +25,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #define TAGCACHE_BUCKETS 4096
 
@@ -51,6 +54,13 @@ struct repo_entry {
 	struct repo_entry *lprev, *lnext;	/* LRU list, newest first */
 };
 
+/* A snapshot of the repository names. */
+struct names {
+	struct index_page page;	/* first: the page pointer is the snapshot */
+	unsigned refs;		/* under the cache lock */
+	int64_t built;
+};
+
 struct tagcache {
 	struct registry *reg;
 	struct meta_cache *mc;
@@ -60,6 +70,14 @@ struct tagcache {
 	struct repo_entry lru;
 	size_t rows;		/* in every entry's table */
 	uint64_t clock;		/* generations */
+
+	struct names *names;	/* NULL until first asked for */
+	uint64_t names_gen;	/* bumped when the names may be stale */
+	uint64_t names_built_gen;	/* names_gen when names was built */
+
+	pthread_t warmer;
+	bool warming;
+	atomic_bool stop;
 };
 
 static size_t hash_name(const char *s)
@@ -111,10 +129,23 @@ static void entry_free(struct repo_entry *e)
 	free(e);
 }
 
+static void names_unref(struct names *n)
+{
+	if (!n || --n->refs)
+		return;
+	index_page_free(&n->page);
+	free(n);
+}
+
 void tagcache_free(struct tagcache *tc)
 {
 	if (!tc)
 		return;
+	if (tc->warming) {
+		atomic_store(&tc->stop, true);
+		pthread_join(tc->warmer, NULL);
+	}
+	names_unref(tc->names);
 	for (size_t i = 0; i < TAGCACHE_BUCKETS; i++) {
 		struct repo_entry *e = tc->buckets[i], *next;
 
@@ -372,12 +403,32 @@ void tagcache_release(struct tagcache *tc, const struct tag_table *t)
 	pthread_mutex_unlock(&tc->lock);
 }
 
+static bool names_have(const struct names *n, const char *repo)
+{
+	size_t lo = 0, hi = n->page.count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(n->page.names[mid], repo);
+
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 void tagcache_changed(struct tagcache *tc, const char *repo,
 		      const char *tag)
 {
 	struct repo_entry *e;
 
 	pthread_mutex_lock(&tc->lock);
+	if (!tag || (tc->names && !names_have(tc->names, repo)))
+		tc->names_gen++;
 	e = find(tc, repo);
 	if (e) {
 		e->gen = ++tc->clock;
@@ -400,6 +451,46 @@ size_t tagcache_rows(struct tagcache *tc)
 	n = tc->rows;
 	pthread_mutex_unlock(&tc->lock);
 	return n;
+}
+
+/* ---- repository names ---- */
+
+const struct index_page *tagcache_repos(struct tagcache *tc)
+{
+	struct names *n;
+	uint64_t gen;
+
+	pthread_mutex_lock(&tc->lock);
+	n = tc->names;
+	if (n && n->built + TAGCACHE_NAMES_TTL > now_seconds() &&
+	    tc->names_built_gen == tc->names_gen) {
+		n->refs++;
+		pthread_mutex_unlock(&tc->lock);
+		return &n->page;
+	}
+	gen = tc->names_gen;
+	pthread_mutex_unlock(&tc->lock);
+
+	n = xcalloc(1, sizeof(*n));
+	registry_catalog(tc->reg, NULL, 0, &n->page);
+	n->built = now_seconds();
+	n->refs = 2; /* the cache's and the caller's */
+
+	pthread_mutex_lock(&tc->lock);
+	names_unref(tc->names);
+	tc->names = n;
+	tc->names_built_gen = gen;
+	pthread_mutex_unlock(&tc->lock);
+	return &n->page;
+}
+
+void tagcache_release_repos(struct tagcache *tc, const struct index_page *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&tc->lock);
+	names_unref((struct names *)p);
+	pthread_mutex_unlock(&tc->lock);
 }
 
 /* ---- summaries ---- */
@@ -466,4 +557,51 @@ void tagcache_summary(struct tagcache *tc, const struct tag_table *t,
 	tab->summary = *out;
 	tab->summarized = true;
 	pthread_mutex_unlock(&tc->lock);
+}
+
+/* ---- warming ---- */
+
+size_t tagcache_warm(struct tagcache *tc)
+{
+	const struct index_page *p = tagcache_repos(tc);
+	struct tag_summary s;
+	size_t n = 0;
+
+	for (; n < p->count && !atomic_load(&tc->stop); n++) {
+		const struct tag_table *t;
+
+		if (tagcache_rows(tc) >= tc->max_rows - tc->max_rows / 5 ||
+		    meta_cache_nearly_full(tc->mc))
+			break;
+		t = tagcache_get(tc, p->names[n]);
+		if (t)
+			tagcache_summary(tc, t, &s);
+		tagcache_release(tc, t);
+	}
+	tagcache_release_repos(tc, p);
+	return n;
+}
+
+static void *warm_main(void *arg)
+{
+	struct tagcache *tc = arg;
+	uint64_t t0 = now_monotonic_ns();
+	size_t n;
+
+	/* Requests come first: this thread only uses idle time. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	n = tagcache_warm(tc);
+	log_info("web ui caches filled repositories=%zu rows=%zu ms=%.0f", n,
+		 tagcache_rows(tc), (double)(now_monotonic_ns() - t0) / 1e6);
+	return NULL;
+}
+
+void tagcache_warm_start(struct tagcache *tc)
+{
+	if (tc->warming)
+		return;
+	if (pthread_create(&tc->warmer, NULL, warm_main, tc) == 0)
+		tc->warming = true;
+	else
+		log_warn("cannot start filling the web ui caches");
 }

@@ -13,12 +13,19 @@
  *
  * The total number of rows is bounded; the least recently used
  * repositories go first.  Thread-safe.
+ *
+ * The cache also keeps the list of repository names, so that a catalog
+ * page does not copy 100,000 names out of the index each time, and it
+ * can fill itself in the background after start, so that the first
+ * visitor does not wait while every image config is read.
  */
 #ifndef BERTH_TAGCACHE_H
 #define BERTH_TAGCACHE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "index.h"
 
 #include "digest.h"
 
@@ -70,5 +77,27 @@ void tagcache_changed(struct tagcache *tc, const char *repo,
 
 /* Rows held now, for tests. */
 size_t tagcache_rows(struct tagcache *tc);
+
+/* The name list is rebuilt at least this often, whatever is reported. */
+#define TAGCACHE_NAMES_TTL 30
+
+/*
+ * Every repository's name, sorted as strcmp.  A snapshot: rebuilt when
+ * a change report names a repository it lacks, or with tag NULL (which
+ * may remove one), and after TAGCACHE_NAMES_TTL seconds.  Release it
+ * with tagcache_release_repos.
+ */
+const struct index_page *tagcache_repos(struct tagcache *tc);
+void tagcache_release_repos(struct tagcache *tc, const struct index_page *p);
+
+/*
+ * Fills the caches: each repository's table and summary in catalog
+ * order, until all are done or the rows reach 80% of the bound.
+ * tagcache_warm does it now and returns how many repositories it
+ * visited; tagcache_warm_start does it on a background thread at low
+ * priority, which tagcache_free stops.
+ */
+size_t tagcache_warm(struct tagcache *tc);
+void tagcache_warm_start(struct tagcache *tc);
 
 #endif

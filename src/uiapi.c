@@ -69,6 +69,8 @@ struct uiapi *uiapi_new(const struct config *cfg, struct registry *reg,
 	api->sessions = sessions;
 	api->metas = meta_cache_new(registry_store(reg), UIAPI_META_BYTES);
 	api->tags = tagcache_new(reg, api->metas, UIAPI_TAG_ROWS);
+	if (cfg->ui_enabled)
+		tagcache_warm_start(api->tags);
 	return api;
 }
 
@@ -404,7 +406,7 @@ static json_t *repo_json(struct call *c, const char *name)
 
 static void get_repositories(struct call *c)
 {
-	struct index_page all = {0};
+	const struct index_page *all;
 	char q[UIAPI_QUERY_MAX + 1];
 	struct paging p;
 	json_t *list;
@@ -417,9 +419,9 @@ static void get_repositories(struct call *c)
 
 	check = access_enabled(c->access);
 	list = json_array();
-	registry_catalog(c->api->reg, NULL, 0, &all);
-	for (size_t i = 0; i < all.count; i++) {
-		const char *name = all.names[i];
+	all = tagcache_repos(c->api->tags);
+	for (size_t i = 0; i < all->count; i++) {
+		const char *name = all->names[i];
 
 		if ((*q && !strstr(name, q)) ||
 		    (check && !access_may(c->access, c->user, name,
@@ -429,7 +431,7 @@ static void get_repositories(struct call *c)
 			json_array_append_new(list, repo_json(c, name));
 		total++;
 	}
-	index_page_free(&all);
+	tagcache_release_repos(c->api->tags, all);
 
 	send_json(c->req, 200, json_pack("{s:I, s:I, s:I, s:s, s:o, s:o}",
 		"total", (json_int_t)total, "page", (json_int_t)p.page,

@@ -67,6 +67,7 @@ export function historyStep(createdBy) {
 		s = 'RUN ' + s.slice('/bin/sh -c '.length);
 	else if (/^\|\d+ /.test(s))
 		s = 'RUN ' + s;	// RUN with build args: "|2 A=1 B=2 /bin/sh -c ..."
+	s = s.replace(/^RUN \/bin\/sh -c /, 'RUN ');
 
 	const m = s.match(/^([A-Z]+)\s+(.*)$/s);
 	if (m && m[1].length > 1)

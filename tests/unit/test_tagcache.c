@@ -1,0 +1,278 @@
+/*
+ * test_tagcache.c - per-repository tag tables: digests and push times
+ * read from the store, tags added and deleted seen without a report, a
+ * tag pushed again seen once reported, summaries that count shared
+ * layers once, unknown repositories, and the bound on rows kept.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "layout.h"
+#include "log.h"
+#include "meta.h"
+#include "registry.h"
+#include "store.h"
+#include "tagcache.h"
+#include "util.h"
+
+struct env {
+	char dir[64];
+	struct store *st;
+	struct config *cfg;
+	struct registry *reg;
+	struct meta_cache *mc;
+	struct tagcache *tc;
+};
+
+static void env_make(struct env *e, size_t max_rows)
+{
+	char err[256];
+
+	strcpy(e->dir, "/tmp/berth-tagcache-XXXXXX");
+	CHECK(mkdtemp(e->dir) != NULL);
+	CHECK(store_fs_open(e->dir, &e->st) == 0);
+	log_threshold = LVL_ERROR;
+	e->cfg = config_parse("version: 0.1\n", 13, NULL, err, sizeof(err));
+	CHECK(e->cfg != NULL);
+	e->reg = registry_open(e->cfg, e->st);
+	CHECK(e->reg != NULL);
+	e->mc = meta_cache_new(e->st, 1 << 20);
+	e->tc = tagcache_new(e->reg, e->mc, max_rows);
+}
+
+static void env_done(struct env *e)
+{
+	tagcache_free(e->tc);
+	meta_cache_free(e->mc);
+	registry_close(e->reg);
+	config_free(e->cfg);
+	e->st->ops->remove(e->st, "docker");
+	e->st->ops->close(e->st);
+	CHECK(rmdir(e->dir) == 0);
+}
+
+/* Stores a blob and links it into repo; returns its digest string. */
+static char *blob(struct env *e, const char *repo, const char *text)
+{
+	struct reg_error err;
+	struct digest d;
+	char s[DIGEST_MAX_STR + 1];
+	char *key;
+
+	digest_of(DIGEST_SHA256, text, strlen(text), &d);
+	key = layout_blob_data(&d);
+	CHECK(e->st->ops->put(e->st, key, text, strlen(text)) == 0);
+	free(key);
+	CHECK(registry_link_blob(e->reg, repo, &d, &err) == 0);
+	digest_format(&d, s);
+	return xstrdup(s);
+}
+
+/* Pushes an image with a config naming arch and one layer of text. */
+static void push(struct env *e, const char *repo, const char *tag,
+		 const char *arch, const char *layer, struct digest *out)
+{
+	char *cfg = xasprintf("{\"architecture\":\"%s\",\"os\":\"linux\"}",
+			      arch);
+	char *cd = blob(e, repo, cfg), *ld = blob(e, repo, layer);
+	char *m = xasprintf("{\"schemaVersion\":2,\"mediaType\":"
+		"\"application/vnd.oci.image.manifest.v1+json\",\"config\":"
+		"{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+		"\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
+		"\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":"
+		"\"%s\",\"size\":%zu}]}", cd, strlen(cfg), ld, strlen(layer));
+	struct reg_put_result res;
+	struct reg_error err;
+
+	CHECK(registry_manifest_put(e->reg, repo, tag, m, strlen(m), NULL,
+				    &res, &err) == 0);
+	if (out)
+		*out = res.digest;
+	free(m);
+	free(cd);
+	free(ld);
+	free(cfg);
+}
+
+static const struct tag_row *row(const struct tag_table *t, const char *n)
+{
+	for (size_t i = 0; t && i < t->count; i++)
+		if (!strcmp(t->rows[i].name, n))
+			return &t->rows[i];
+	return NULL;
+}
+
+static void test_rows(void)
+{
+	struct env e;
+	const struct tag_table *t;
+	struct digest a, b;
+
+	env_make(&e, 1000);
+	push(&e, "app", "b", "amd64", "layer one", &b);
+	push(&e, "app", "a", "arm64", "layer two", &a);
+	t = tagcache_get(e.tc, "app");
+	CHECK(t && t->count == 2);
+	if (t && t->count == 2) {
+		CHECK_STR(t->rows[0].name, "a");
+		CHECK_STR(t->rows[1].name, "b");
+		CHECK(digest_equal(&t->rows[0].digest, &a));
+		CHECK(digest_equal(&t->rows[1].digest, &b));
+		CHECK(t->rows[0].pushed > now_seconds() - 60);
+	}
+	tagcache_release(e.tc, t);
+	CHECK(tagcache_get(e.tc, "nothing") == NULL);
+	env_done(&e);
+}
+
+static void test_changes(void)
+{
+	struct env e;
+	const struct tag_table *t1, *t2, *t3;
+	struct reg_error err;
+	struct digest a2, c;
+
+	env_make(&e, 1000);
+	push(&e, "app", "a", "amd64", "one", NULL);
+	t1 = tagcache_get(e.tc, "app");
+
+	/* Added and deleted tags show without any report. */
+	push(&e, "app", "c", "amd64", "three", &c);
+	t2 = tagcache_get(e.tc, "app");
+	CHECK(t2 && t2 != t1 && t2->count == 2 && row(t2, "c") &&
+	      digest_equal(&row(t2, "c")->digest, &c));
+	CHECK(t1->count == 1); /* the old table is untouched */
+	tagcache_release(e.tc, t1);
+	tagcache_release(e.tc, t2);
+	CHECK(registry_manifest_delete(e.reg, "app", "c", &err) == 0);
+	t2 = tagcache_get(e.tc, "app");
+	CHECK(t2 && t2->count == 1 && !row(t2, "c"));
+
+	/* Unchanged: the same table again, no reads. */
+	t3 = tagcache_get(e.tc, "app");
+	CHECK(t3 == t2);
+	tagcache_release(e.tc, t3);
+
+	/* A tag moved to another image shows once reported. */
+	push(&e, "app", "a", "arm64", "two", &a2);
+	tagcache_changed(e.tc, "app", "a");
+	t3 = tagcache_get(e.tc, "app");
+	CHECK(t3 && row(t3, "a") && digest_equal(&row(t3, "a")->digest,
+						 &a2));
+	tagcache_release(e.tc, t2);
+	tagcache_release(e.tc, t3);
+	env_done(&e);
+}
+
+static void test_summary(void)
+{
+	struct env e;
+	const struct tag_table *t;
+	struct tag_summary s;
+	const char *shared = "a layer both images have";
+
+	env_make(&e, 1000);
+	push(&e, "app", "amd", "amd64", shared, NULL);
+	push(&e, "app", "arm", "arm64", shared, NULL);
+	push(&e, "app", "again", "arm64", shared, NULL); /* same digest */
+	t = tagcache_get(e.tc, "app");
+	tagcache_summary(e.tc, t, &s);
+	CHECK(s.tags == 3);
+	/* two configs (amd64 and arm64), one shared layer */
+	CHECK(s.size == 2 * strlen("{\"architecture\":\"amd64\","
+				   "\"os\":\"linux\"}") + strlen(shared));
+	CHECK(s.last_push > now_seconds() - 60);
+	tagcache_release(e.tc, t);
+	env_done(&e);
+}
+
+static void test_bound(void)
+{
+	struct env e;
+	char repo[16];
+
+	env_make(&e, 5);
+	for (int i = 0; i < 10; i++) {
+		snprintf(repo, sizeof(repo), "r%d", i);
+		push(&e, repo, "x", "amd64", "l", NULL);
+		push(&e, repo, "y", "amd64", "l", NULL);
+		tagcache_release(e.tc, tagcache_get(e.tc, repo));
+		CHECK(tagcache_rows(e.tc) <= 5);
+	}
+	CHECK(tagcache_rows(e.tc) >= 2);
+	env_done(&e);
+}
+
+static void test_names(void)
+{
+	struct env e;
+	const struct index_page *p1, *p2;
+
+	env_make(&e, 1000);
+	push(&e, "b", "x", "amd64", "l", NULL);
+	push(&e, "a", "x", "amd64", "l", NULL);
+	p1 = tagcache_repos(e.tc);
+	CHECK(p1->count == 2 && !strcmp(p1->names[0], "a"));
+	p2 = tagcache_repos(e.tc);
+	CHECK(p2 == p1); /* nothing changed: the same snapshot */
+	tagcache_release_repos(e.tc, p2);
+
+	push(&e, "c", "x", "amd64", "l", NULL);
+	tagcache_changed(e.tc, "a", "y"); /* a known name: still fresh */
+	p2 = tagcache_repos(e.tc);
+	CHECK(p2 == p1);
+	tagcache_release_repos(e.tc, p2);
+	tagcache_changed(e.tc, "c", "x"); /* a new one */
+	p2 = tagcache_repos(e.tc);
+	CHECK(p2 != p1 && p2->count == 3 && !strcmp(p2->names[2], "c"));
+	CHECK(p1->count == 2); /* the old snapshot lives until released */
+	tagcache_release_repos(e.tc, p1);
+	tagcache_release_repos(e.tc, p2);
+	env_done(&e);
+}
+
+static void test_warm(void)
+{
+	struct env e;
+	size_t entries, bytes;
+
+	env_make(&e, 1000);
+	push(&e, "a", "x", "amd64", "one", NULL);
+	push(&e, "b", "x", "arm64", "two", NULL);
+	push(&e, "b", "y", "arm64", "three", NULL);
+	CHECK(tagcache_warm(e.tc) == 2);
+	CHECK(tagcache_rows(e.tc) == 3);
+	meta_cache_usage(e.mc, &entries, &bytes);
+	CHECK(entries == 3); /* every tagged image summarised */
+	env_done(&e);
+
+	env_make(&e, 5); /* stops at 80% of 5 rows */
+	for (int i = 0; i < 3; i++) {
+		const char *repo = (const char *[]){"a", "b", "c"}[i];
+
+		push(&e, repo, "x", "amd64", "one", NULL);
+		push(&e, repo, "y", "amd64", "one", NULL);
+	}
+	CHECK(tagcache_warm(e.tc) == 2);
+	CHECK(tagcache_rows(e.tc) == 4);
+	env_done(&e);
+
+	env_make(&e, 1000);
+	push(&e, "a", "x", "amd64", "one", NULL);
+	tagcache_warm_start(e.tc); /* freed while or after it runs */
+	env_done(&e);
+}
+
+int main(void)
+{
+	RUN(test_rows);
+	RUN(test_changes);
+	RUN(test_summary);
+	RUN(test_bound);
+	RUN(test_names);
+	RUN(test_warm);
+	return check_done();
+}
