@@ -146,6 +146,7 @@ def build(res):
     repos, tags = res.get("repos"), res.get("tags")
     sha = num(res, "sha256_bps") or 0
     nginx = num(res, "nginx.pull_bps") or 0
+    copy = num(res, "nginx_copy.pull_bps") or 0
 
     t.rate("manifest GET by tag, keep-alive (wrk %s), req/s" %
            res.get("wrk_args"), "wrk_rps", "req/s", ">= 20x", 20)
@@ -171,6 +172,8 @@ def build(res):
            "-", None)
     t.share("blob pull vs nginx sendfile", "pull_bps", nginx,
             "nginx", "berth >= 90%", 0.90)
+    t.share("blob pull vs nginx without sendfile", "pull_bps", copy,
+            "nginx", "-", None)
     t.time("catalog, all %s repositories, n=100 following Link" % repos,
            "catalog_walk_s", ">= 20x", 20)
     t.time("catalog, the page after 90%", "catalog_page_s", ">= 20x", 20)

@@ -21,10 +21,10 @@
 #      counting; before each push, dd writes the blob into tmpfs, the
 #      speed the store's filesystem allows just then;
 #   3. that blob pulled with curl, five rounds in which berth,
-#      docker-registry and nginx (serving the same file with sendfile: what
-#      curl can read from loopback at all) take turns, the fastest pull
-#      of each counting; one more pull from each server is checked
-#      against the digest, untimed;
+#      docker-registry and nginx serving the same file (what curl can read
+#      from loopback at all), with sendfile like berth and without like
+#      docker-registry, take turns, the fastest pull of each counting;
+#      one more pull from each server is checked against the digest;
 #   4. catalog and tags list on a store written straight to disk in
 #      registry:2's layout (mkstore.py): every page with n=100 following
 #      Link, the page after 90%, and the whole tag list in one answer;
@@ -60,6 +60,7 @@ REPOS=${BENCH_REPOS:-10000}
 TAGS=${BENCH_TAGS:-10000}
 PUSHES=2
 PULLS=5
+PULLERS="berth registry nginx nginx_copy"
 SMALL_REPO=bench/app
 BIG_REPO=bench/big
 ACCEPT="application/vnd.docker.distribution.manifest.v2+json, \
@@ -412,16 +413,17 @@ pull_once() {
 }
 
 blob_url() {
-	if [ "$1" = nginx ]; then
-		echo "http://${ADDR[nginx]}/blob"
+	if [ "${1#nginx}" != "$1" ]; then
+		echo "http://${ADDR[$1]}/blob"
 	else
 		local blob="${BIG_REPO}1/blobs/sha256:$BLOB_DIGEST"
 		echo "http://${ADDR[$1]}/v2/$blob"
 	fi
 }
 
-# Workload 3: berth, docker-registry and nginx take turns, PULLS rounds,
-# so that a change in what else the machine does hits all three alike.
+# Workload 3: berth, docker-registry and nginx with and without sendfile
+# take turns, PULLS rounds, so that a change in what else the machine
+# does hits all alike.
 # Records each one's fastest pull, and the servers' CPU seconds per pull;
 # then one untimed pull from each server is checked against the digest.
 pulls_compare() {
@@ -431,7 +433,7 @@ pulls_compare() {
 		cpu0[$kind]=$(proc_cpu "$kind")
 	done
 	for _ in $(seq "$PULLS"); do
-		for kind in berth registry nginx; do
+		for kind in $PULLERS; do
 			s=$(pull_once "$(blob_url "$kind")")
 			best[$kind]=$(least "$s" "${best[$kind]:-}")
 		done
@@ -441,7 +443,7 @@ pulls_compare() {
 		put "$kind.pull_cpu_s" "$(calc %.3f '(b - a) / c' \
 			"${cpu0[$kind]}" "$cpu1" "$PULLS")"
 	done
-	for kind in berth registry nginx; do
+	for kind in $PULLERS; do
 		s=${best[$kind]}
 		put "$kind.pull_s" "$s"
 		put "$kind.pull_bps" "$(per_second "$BLOB_BYTES" "$s")"
@@ -503,43 +505,48 @@ list_group() {
 	server_stop "$kind"
 }
 
-# Starts nginx serving the blob file with sendfile: what curl reads from
-# loopback at all.
+# Starts nginx as KIND serving the blob file, with sendfile on or off:
+# nginx_start KIND on|off.  With sendfile it shows what curl reads from
+# loopback at all when the server sends from the page cache, as berth
+# does; without it, when the server copies through a buffer, as
+# docker-registry does.  The two differ: with sendfile, the client's copy
+# out of the socket is the first to read the file's pages.
 nginx_start() {
-	local port
+	local kind=$1 port dir="$WORK/$1"
 	port=$(free_port)
-	mkdir -p "$WORK/nginx"
-	cat >"$WORK/nginx.conf" <<EOF
+	mkdir -p "$dir"
+	cat >"$dir/nginx.conf" <<EOF
 daemon off;
 master_process off;
 worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx.log warn;
+pid $dir/nginx.pid;
+error_log $WORK/$kind.log warn;
 events { worker_connections 64; }
 http {
 	access_log off;
-	sendfile on;
+	sendfile $2;
 	tcp_nopush on;
-	client_body_temp_path $WORK/nginx/body;
-	proxy_temp_path $WORK/nginx/proxy;
-	fastcgi_temp_path $WORK/nginx/fastcgi;
-	uwsgi_temp_path $WORK/nginx/uwsgi;
-	scgi_temp_path $WORK/nginx/scgi;
+	output_buffers 2 256k;
+	client_body_temp_path $dir/body;
+	proxy_temp_path $dir/proxy;
+	fastcgi_temp_path $dir/fastcgi;
+	uwsgi_temp_path $dir/uwsgi;
+	scgi_temp_path $dir/scgi;
 	server {
 		listen 127.0.0.1:$port;
 		root $WORK/www;
 	}
 }
 EOF
-	"$NGINX" -p "$WORK/nginx" -e "$WORK/nginx.log" -c "$WORK/nginx.conf" &
-	PID[nginx]=$!
-	ADDR[nginx]=127.0.0.1:$port
+	"$NGINX" -p "$dir" -e "$WORK/$kind.log" -c "$dir/nginx.conf" &
+	PID[$kind]=$!
+	ADDR[$kind]=127.0.0.1:$port
 	for _ in $(seq 500); do
 		curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
-		server_alive nginx
+		server_alive "$kind"
 		sleep 0.01
 	done
-	die "nginx did not answer on 127.0.0.1:$port within 5 s"
+	die "$kind did not answer on 127.0.0.1:$port within 5 s"
 }
 
 # One core's SHA-256 speed as openssl measures it, in bytes/s.
@@ -577,7 +584,8 @@ main() {
 	echo "bench: blob pushes, berth and docker-registry in turn" >&2
 	pushes_compare
 	echo "bench: blob pulls, berth, docker-registry and nginx in turn" >&2
-	nginx_start
+	nginx_start nginx on
+	nginx_start nginx_copy off
 	pulls_compare
 	for kind in berth registry; do
 		server_alive "$kind"
@@ -586,6 +594,7 @@ main() {
 		rm -rf "$WORK/store-$kind"
 	done
 	server_stop nginx
+	server_stop nginx_copy
 
 	echo "bench: writing $REPOS repositories and $TAGS tags" >&2
 	t0=$(now)
