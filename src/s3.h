@@ -1,0 +1,101 @@
+/*
+ * s3.h - requests to an S3-compatible object store.
+ *
+ * One struct s3 holds a bucket's address and credentials; s3_request
+ * sends one request to it, signed with AWS Signature Version 4, and
+ * retries what is safe to retry.  Bodies travel in memory both ways:
+ * callers bound their size (a part, a window of an object, a listing
+ * page), which keeps memory use bounded without streaming here.
+ *
+ * Thread safety: a struct s3 is read-only after s3_open; each thread
+ * sends through a curl handle of its own, kept for its connections.
+ */
+#ifndef BERTH_S3_H
+#define BERTH_S3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct s3;
+
+struct s3_options {
+	const char *accesskey;
+	const char *secretkey;
+	const char *region;   /* signs requests; "us-east-1" when empty */
+	const char *endpoint; /* "http[s]://host[:port]", or "" for AWS */
+	const char *bucket;
+	bool secure;          /* https for the default AWS endpoint */
+	bool pathstyle;       /* bucket in the path, not in the host name */
+};
+
+/* A query parameter; value may be "" (as in "?uploads="). */
+struct s3_param {
+	const char *name;
+	const char *value;
+};
+
+#define S3_MAX_PARAMS 8
+#define S3_MAX_HEADERS 8
+
+struct s3_req {
+	const char *method;   /* "GET", "PUT", "HEAD", "DELETE", "POST" */
+	const char *key;      /* object key in the bucket; NULL: the bucket */
+	struct s3_param params[S3_MAX_PARAMS]; /* unused ones have no name */
+	/* "name: value" lines; x-amz-* ones are signed. */
+	const char *headers[S3_MAX_HEADERS];
+	const void *body;
+	size_t body_len;
+	size_t max_response; /* bytes of body kept; more fail with -EFBIG */
+	bool no_retry;       /* not safe to send twice */
+};
+
+struct s3_resp {
+	long status;          /* HTTP status, 0 when nothing answered */
+	struct buf body;      /* the response body, NUL-terminated */
+	uint64_t length;      /* Content-Length, when given */
+	int64_t mtime;        /* Last-Modified as seconds, or 0 */
+	char etag[128];       /* the ETag header, quotes included */
+	char code[64];        /* S3 error code from an error body, or "" */
+};
+
+/*
+ * Makes a client for the bucket in o (strings are copied).  Returns 0
+ * with *out set, or -EINVAL with a reason in err for a bad endpoint.
+ */
+int s3_open(const struct s3_options *o, struct s3 **out, char *err,
+	    size_t errlen);
+void s3_close(struct s3 *c);
+
+/*
+ * Sends req and fills resp (which the caller zeroes first and releases
+ * with s3_resp_free).  Connection failures and 5xx answers are retried
+ * a few times with backoff unless req->no_retry.  Returns 0 for a 2xx
+ * answer, otherwise a negative errno: -ENOENT for 404, -EACCES for 403,
+ * -EINVAL for 416, -EFBIG for a body over max_response, -EIO for the
+ * rest.  resp->status tells which answer came last.
+ */
+int s3_request(struct s3 *c, const struct s3_req *req,
+	       struct s3_resp *resp);
+void s3_resp_free(struct s3_resp *resp);
+
+/*
+ * Finds the next <tag>...</tag> in xml at or after *pos and returns its
+ * text with XML entities decoded (the caller frees it), advancing *pos
+ * past it; NULL when there is none before end (NULL: the string's end).
+ */
+char *s3_xml_take(const char *xml, const char *end, const char *tag,
+		  const char **pos);
+
+/* Seconds since the epoch of an ISO 8601 time as listings give it. */
+int64_t s3_parse_time(const char *iso);
+
+/* The bucket's name, owned by c. */
+const char *s3_bucket(const struct s3 *c);
+
+/* Percent-encodes s as S3 wants, keeping '/' when keep_slash. */
+char *s3_uri_encode(const char *s, bool keep_slash);
+
+#endif
