@@ -26,11 +26,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Generations last at least this long, so a small window is cheap. */
 #define GUARD_MIN_GENERATION 60
+/* Threads deleting blobs, besides the caller. */
+#define GC_SWEEPERS 3
 
 /* ---- the guard ---- */
 
@@ -217,7 +220,7 @@ struct link_ref {
 
 struct gc_run {
 	struct store *st;
-	const struct scan *s;
+	struct scan *s;
 	const struct gc_options *o;
 	struct gc_stats *stats;
 	int64_t young;       /* mtime at or after: inside the grace period */
@@ -228,6 +231,7 @@ struct gc_run {
 	int32_t *where;      /* manifest index in the current repo, or -1 */
 	uint32_t *first;     /* by digest number: 1 + first link, or 0 */
 	struct link_ref *links;
+	pthread_mutex_t report_lock;  /* stats and on_item, for sweepers */
 };
 
 static void run_lock(struct gc_run *g)
@@ -253,7 +257,7 @@ static bool held_id(struct gc_run *g, uint32_t id)
 	dmap_digest(g->s->digests, id, &d);
 	if (!held_key(g, &d))
 		return false;
-	g->stats->held++;
+	g->stats->held++;  /* under the guard's lock, like every caller */
 	return true;
 }
 
@@ -268,14 +272,17 @@ static bool held_name(struct gc_run *g, const char *kind, const char *name)
 	return true;
 }
 
+/* Counts and reports a deletion; sweepers may call it concurrently. */
 static void report(struct gc_run *g, enum gc_item kind, const char *repo,
 		   const char *what, uint64_t bytes)
 {
+	pthread_mutex_lock(&g->report_lock);
 	g->stats->count[kind]++;
 	if (kind == GC_BLOB)
 		g->stats->freed += bytes;
 	if (g->o->on_item)
 		g->o->on_item(g->o->arg, kind, repo, what, bytes);
+	pthread_mutex_unlock(&g->report_lock);
 	if (!g->o->dry_run)
 		log_debug("collected kind=%s repo=%s what=%s",
 			  gc_item_name(kind), repo ? repo : "-", what);
@@ -289,7 +296,9 @@ static int remove_key(struct gc_run *g, const char *key)
 	if (err && err != -ENOENT) {
 		log_error("collection cannot remove key=%s err=\"%s\"", key,
 			  store_strerror(err));
+		pthread_mutex_lock(&g->report_lock);
 		g->stats->failed++;
+		pthread_mutex_unlock(&g->report_lock);
 	}
 	return err;
 }
@@ -308,11 +317,12 @@ static void id_str(struct gc_run *g, uint32_t id, char *out)
 
 /* ---- 1. retention ---- */
 
-/* Whether the tag still names what the scan saw. */
-static bool tag_unchanged(struct gc_run *g, const char *repo,
-			  const struct scan_tag *t)
+/* Whether tag t of r still names what the scan saw. */
+static bool tag_unchanged(struct gc_run *g, struct scan_repo *r, size_t i)
 {
-	char *key = layout_tag_current(repo, t->name);
+	const struct scan_tag *t = &r->tags[i];
+	int64_t mtime = scan_tag_time(g->s, r, i);
+	char *key = layout_tag_current(r->name, t->name);
 	struct store_stat sst;
 	struct buf b = BUF_INIT;
 	char want[DIGEST_MAX_STR + 1];
@@ -321,16 +331,15 @@ static bool tag_unchanged(struct gc_run *g, const char *repo,
 	id_str(g, t->target, want);
 	if (g->st->ops->get(g->st, key, DIGEST_MAX_STR + 16, &b) == 0 &&
 	    g->st->ops->stat(g->st, key, &sst) == 0)
-		same = b.data && !strcmp(b.data, want) &&
-		       sst.mtime == t->mtime;
+		same = b.data && !strcmp(b.data, want) && sst.mtime == mtime;
 	buf_free(&b);
 	free(key);
 	return same;
 }
 
-static bool expire_tag(struct gc_run *g, const struct scan_repo *r,
-		       const struct scan_tag *t)
+static bool expire_tag(struct gc_run *g, struct scan_repo *r, size_t i)
 {
+	const struct scan_tag *t = &r->tags[i];
 	char *name = xasprintf("%s:%s", r->name, t->name);
 	bool gone = false;
 	int err = -EBUSY;
@@ -342,7 +351,7 @@ static bool expire_tag(struct gc_run *g, const struct scan_repo *r,
 		return true;
 	}
 	run_lock(g);
-	if (held_name(g, "tag", name) || !tag_unchanged(g, r->name, t))
+	if (held_name(g, "tag", name) || !tag_unchanged(g, r, i))
 		goto out;
 	key = layout_tag_dir(r->name, t->name);
 	err = remove_key(g, key);
@@ -361,16 +370,16 @@ out:
 static void apply_retention(struct gc_run *g)
 {
 	for (size_t i = 0; i < g->s->nrepos; i++) {
-		const struct scan_repo *r = &g->s->repos[i];
+		struct scan_repo *r = &g->s->repos[i];
 		struct repo_state *rs = &g->rs[i];
 
 		rs->tag_gone = xcalloc(r->ntags + 1, sizeof(bool));
-		rs->policy = retention_expire(g->o->retention, r, g->o->now,
-					      rs->tag_gone) ||
+		rs->policy = retention_expire(g->o->retention, g->s, r,
+					      g->o->now, rs->tag_gone) ||
 			     g->o->delete_untagged;
 		for (size_t t = 0; t < r->ntags; t++)
 			if (rs->tag_gone[t])
-				rs->tag_gone[t] = expire_tag(g, r, &r->tags[t]);
+				rs->tag_gone[t] = expire_tag(g, r, t);
 	}
 }
 
@@ -407,22 +416,32 @@ static void propagate(struct gc_run *g, size_t i)
 	}
 }
 
+/*
+ * Without the policy every manifest is kept.  With it, tagged ones are,
+ * and those pushed inside the grace period (an index's children come
+ * before the index); the times are read only for what is not kept yet.
+ */
 static void decide_kept(struct gc_run *g, size_t i)
 {
-	const struct scan_repo *r = &g->s->repos[i];
+	struct scan_repo *r = &g->s->repos[i];
 	struct repo_state *rs = &g->rs[i];
 
 	rs->kept = xcalloc(r->nmanifests + 1, sizeof(bool));
 	for (size_t m = 0; m < r->nmanifests; m++)
-		rs->kept[m] = !rs->policy ||
-			      (r->manifests[m].revision &&
-			       r->manifests[m].mtime >= g->young);
-	for (size_t t = 0; rs->policy && t < r->ntags; t++) {
+		rs->kept[m] = !rs->policy;
+	if (!rs->policy)
+		return;
+	for (size_t t = 0; t < r->ntags; t++) {
 		int32_t at = g->where[r->tags[t].target];
 
 		if (!rs->tag_gone[t] && at >= 0)
 			rs->kept[at] = true;
 	}
+	propagate(g, i);
+	for (size_t m = 0; m < r->nmanifests; m++)
+		if (!rs->kept[m] && r->manifests[m].revision &&
+		    scan_revision_time(g->s, r, m) >= g->young)
+			rs->kept[m] = true;
 	propagate(g, i);
 }
 
@@ -529,8 +548,7 @@ static void mark_all(struct gc_run *g)
 		for (size_t m = 0; m < r->nmanifests; m++) {
 			const struct scan_manifest *sm = &r->manifests[m];
 
-			if (!g->rs[i].kept[m] ||
-			    !scan_blob_of(g->s, sm->id)->present)
+			if (!g->rs[i].kept[m] || !g->s->blobs[sm->id].listed)
 				continue;
 			mark(g, r->name, sm->id, true);
 			for (size_t k = 0; k < sm->nrefs; k++)
@@ -568,12 +586,13 @@ static void index_links(struct gc_run *g)
 /* Whether blob id, or a link to it, is inside the grace period. */
 static bool blob_young(struct gc_run *g, uint32_t id)
 {
-	if (scan_blob_of(g->s, id)->mtime >= g->young)
+	if (scan_blob(g->s, id)->mtime >= g->young)
 		return true;
 	for (uint32_t k = g->first[id]; k; k = g->links[k - 1].next) {
 		const struct link_ref *l = &g->links[k - 1];
 
-		if (g->s->repos[l->repo].layers[l->layer].mtime >= g->young)
+		if (scan_layer_time(g->s, &g->s->repos[l->repo], l->layer) >=
+		    g->young)
 			return true;
 	}
 	return false;
@@ -601,7 +620,7 @@ static void unlink_layer(struct gc_run *g, const struct link_ref *l,
 
 static void sweep_blob(struct gc_run *g, uint32_t id)
 {
-	uint64_t size = scan_blob_of(g->s, id)->size;
+	uint64_t size = scan_blob(g->s, id)->size;
 	char s[DIGEST_MAX_STR + 1];
 	struct digest d;
 	char *key;
@@ -622,20 +641,62 @@ out:
 	run_unlock(g);
 }
 
+struct sweeper {
+	struct gc_run *g;
+	const uint32_t *ids;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *sweep_worker(void *arg)
+{
+	struct sweeper *w = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&w->next, 1)) < w->n)
+		sweep_blob(w->g, w->ids[i]);
+	return NULL;
+}
+
+/*
+ * Deletes the blobs in ids on a few threads: deletions are independent
+ * and each costs several system calls.  Under a guard they still take
+ * its lock one at a time.
+ */
+static void sweep_parallel(struct gc_run *g, const uint32_t *ids, size_t n)
+{
+	struct sweeper w = {g, ids, n, 0};
+	pthread_t t[GC_SWEEPERS];
+	size_t k = 0;
+
+	while (!g->o->dry_run && k < GC_SWEEPERS && n > 64 &&
+	       pthread_create(&t[k], NULL, sweep_worker, &w) == 0)
+		k++;
+	sweep_worker(&w);
+	while (k > 0)
+		pthread_join(t[--k], NULL);
+}
+
+/* Picks the unmarked blobs outside the grace period, then sweeps them. */
 static void sweep_blobs(struct gc_run *g)
 {
-	for (uint32_t id = 0; id < g->nids; id++) {
-		const struct scan_blob *b = scan_blob_of(g->s, id);
+	uint32_t *ids = xcalloc(g->nids + 1, sizeof(*ids));
+	size_t n = 0;
 
-		if (!b->present || g->marked[id])
+	for (uint32_t id = 0; id < g->nids; id++) {
+		const struct scan_blob *b = &g->s->blobs[id];
+
+		if (!b->listed || g->marked[id] || !scan_blob(g->s, id)->present)
 			continue;
 		if (blob_young(g, id)) {
 			g->stats->young++;
 			g->stats->young_bytes += b->size;
 			continue;
 		}
-		sweep_blob(g, id);
+		ids[n++] = id;
 	}
+	sweep_parallel(g, ids, n);
+	free(ids);
 }
 
 /* ---- 6. leftovers ---- */
@@ -650,10 +711,21 @@ static bool blob_present_now(struct gc_run *g, const struct digest *d)
 	return err != -ENOENT;
 }
 
+/*
+ * Whether the scan found the blob gone: never listed, or listed without
+ * data.  Blobs listed and not looked at further are taken to be there.
+ */
+static bool blob_missing(struct gc_run *g, uint32_t id)
+{
+	const struct scan_blob *b = &g->s->blobs[id];
+
+	return !b->listed || (b->statted && !b->present);
+}
+
 /* Layer links to blobs that were already gone when the scan looked. */
 static void sweep_dangling(struct gc_run *g, size_t i)
 {
-	const struct scan_repo *r = &g->s->repos[i];
+	struct scan_repo *r = &g->s->repos[i];
 
 	for (size_t j = 0; j < r->nlayers; j++) {
 		const struct scan_link *l = &r->layers[j];
@@ -661,8 +733,8 @@ static void sweep_dangling(struct gc_run *g, size_t i)
 		char s[DIGEST_MAX_STR + 1];
 		struct digest d;
 
-		if (g->rs[i].layer_gone[j] || l->mtime >= g->young ||
-		    scan_blob_of(g->s, l->id)->present)
+		if (g->rs[i].layer_gone[j] || !blob_missing(g, l->id) ||
+		    scan_layer_time(g->s, r, j) >= g->young)
 			continue;
 		dmap_digest(g->s->digests, l->id, &d);
 		digest_format(&d, s);
@@ -686,7 +758,7 @@ static bool manifest_kept(struct gc_run *g, size_t i, uint32_t id)
 /* Referrer links naming manifests the repository no longer has. */
 static void sweep_referrers(struct gc_run *g, size_t i)
 {
-	const struct scan_repo *r = &g->s->repos[i];
+	struct scan_repo *r = &g->s->repos[i];
 
 	where_set(g, r, true);
 	for (size_t j = 0; j < r->nreferrers; j++) {
@@ -697,7 +769,7 @@ static void sweep_referrers(struct gc_run *g, size_t i)
 		int err = 0;
 
 		if (manifest_kept(g, i, ref->referrer) ||
-		    ref->mtime >= g->young)
+		    scan_referrer_time(g->s, r, j) >= g->young)
 			continue;
 		dmap_digest(g->s->digests, ref->referrer, &d);
 		dmap_digest(g->s->digests, ref->subject, &subject);
@@ -744,7 +816,7 @@ static void sweep_empty_dirs(struct gc_run *g)
 
 static bool repo_left_empty(struct gc_run *g, size_t i)
 {
-	const struct scan_repo *r = &g->s->repos[i];
+	struct scan_repo *r = &g->s->repos[i];
 	const struct repo_state *rs = &g->rs[i];
 
 	if (r->nuploads)
@@ -756,10 +828,10 @@ static bool repo_left_empty(struct gc_run *g, size_t i)
 		if (rs->kept[m] && r->manifests[m].revision)
 			return false;
 	for (size_t j = 0; j < r->nlayers; j++)
-		if (r->layers[j].mtime >= g->young)
+		if (scan_layer_time(g->s, r, j) >= g->young)
 			return false;
 	for (size_t j = 0; j < r->nreferrers; j++)
-		if (r->referrers[j].mtime >= g->young)
+		if (scan_referrer_time(g->s, r, j) >= g->young)
 			return false;
 	return true;
 }
@@ -869,7 +941,7 @@ static void sweep_repos(struct gc_run *g)
 
 /* ---- the run ---- */
 
-static void run_init(struct gc_run *g, struct store *st, const struct scan *s,
+static void run_init(struct gc_run *g, struct store *st, struct scan *s,
 		     const struct gc_options *o, struct gc_stats *stats)
 {
 	memset(g, 0, sizeof(*g));
@@ -878,6 +950,7 @@ static void run_init(struct gc_run *g, struct store *st, const struct scan *s,
 	g->s = s;
 	g->o = o;
 	g->stats = stats;
+	pthread_mutex_init(&g->report_lock, NULL);
 	g->young = o->now - o->grace;
 	g->since = s->started - o->grace - 1;
 	g->nids = dmap_count(s->digests);
@@ -887,13 +960,7 @@ static void run_init(struct gc_run *g, struct store *st, const struct scan *s,
 	g->where = xmalloc((g->nids + 1) * sizeof(*g->where));
 	for (size_t i = 0; i < g->nids; i++)
 		g->where[i] = -1;
-
-	for (uint32_t id = 0; id < g->nids; id++) {
-		const struct scan_blob *b = scan_blob_of(s, id);
-
-		stats->blobs += b->present;
-		stats->bytes += b->present ? b->size : 0;
-	}
+	stats->blobs = s->nlisted;
 }
 
 static void run_free(struct gc_run *g)
@@ -908,6 +975,7 @@ static void run_free(struct gc_run *g)
 	free(g->first);
 	free(g->where);
 	free(g->links);
+	pthread_mutex_destroy(&g->report_lock);
 }
 
 static void collect(struct gc_run *g)
@@ -925,7 +993,12 @@ static void collect(struct gc_run *g)
 	sweep_repos(g);
 }
 
-void gc_collect(struct store *st, const struct scan *s,
+bool gc_needs_tags(const struct gc_options *o)
+{
+	return o->delete_untagged || retention_count(o->retention) > 0;
+}
+
+void gc_collect(struct store *st, struct scan *s,
 		const struct gc_options *opts, struct gc_stats *stats)
 {
 	struct gc_options o = *opts;
@@ -942,12 +1015,13 @@ int gc_run(struct store *st, const struct gc_options *o,
 	   struct gc_stats *stats)
 {
 	uint64_t t0 = now_monotonic_ns();
+	struct scan_options so = {gc_needs_tags(o)};
 	struct scan *s = NULL;
 	int err;
 
 	memset(stats, 0, sizeof(*stats));
 	gc_guard_begin(o->guard);
-	err = scan_store(st, &s);
+	err = scan_store(st, &so, &s);
 	if (!err)
 		gc_collect(st, s, o, stats);
 	gc_guard_end(o->guard);

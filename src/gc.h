@@ -117,7 +117,6 @@ struct gc_options {
 
 struct gc_stats {
 	size_t blobs;            /* blobs in the store when scanned */
-	uint64_t bytes;          /* their size */
 	size_t marked;           /* blobs and manifests referenced */
 	size_t count[GC_ITEM_KINDS]; /* deleted, or to delete if dry */
 	uint64_t freed;          /* bytes of the blobs in count[GC_BLOB] */
@@ -138,11 +137,18 @@ int gc_run(struct store *st, const struct gc_options *o,
 	   struct gc_stats *stats);
 
 /*
- * The same over a scan already made (not changed; may be used again).
- * With a guard, gc_guard_begin must have been called before the scan.
+ * The same over a scan already made, which may be used again (it only
+ * learns times and sizes it had not read).  With a guard,
+ * gc_guard_begin must have been called before the scan.
  */
-void gc_collect(struct store *st, const struct scan *s,
+void gc_collect(struct store *st, struct scan *s,
 		const struct gc_options *o, struct gc_stats *stats);
+
+/*
+ * Whether a collection with o looks at tags, so its scan must read them
+ * (scan_options.tags): with the untagged policy or retention rules.
+ */
+bool gc_needs_tags(const struct gc_options *o);
 
 /* The name of a kind, for reports: "tag", "manifest", "blob"... */
 const char *gc_item_name(enum gc_item kind);

@@ -178,12 +178,11 @@ static json_t *gc_report_json(const struct gc_options *o,
 			      int64_t started, struct gc_report *r)
 {
 	json_t *deleted = json_object();
-	json_t *doc = json_pack("{s:b, s:b, s:f, s:I, s:I, s:I, s:I, s:I}",
+	json_t *doc = json_pack("{s:b, s:b, s:f, s:I, s:I, s:I, s:I}",
 				"dry_run", o->dry_run,
 				"delete_untagged", o->delete_untagged,
 				"seconds", s->seconds,
 				"blobs", (json_int_t)s->blobs,
-				"bytes", (json_int_t)s->bytes,
 				"marked", (json_int_t)s->marked,
 				"freed_bytes", (json_int_t)s->freed,
 				"held", (json_int_t)s->held);
@@ -229,24 +228,25 @@ static void refresh_usage(struct lifecycle *lc)
 {
 	struct gc_options o;
 	struct gc_stats stats;
+	struct scan_options so;
 	struct scan *s;
 	int err;
 
+	gc_policy(lc, &o);
+	so.tags = gc_needs_tags(&o);
 	usage_begin(lc->usage);
-	err = scan_store(lc->st, &s);
+	err = scan_store(lc->st, &so, &s);
 	if (err) {
 		log_error("usage scan failed err=\"%s\"", store_strerror(err));
 		return;
 	}
-	gc_policy(lc, &o);
 	o.dry_run = true;
 	o.index = NULL;
 	gc_collect(lc->st, s, &o, &stats);
 	usage_update(lc->usage, s, now_seconds() - o.grace, stats.freed,
 		     stats.count[GC_BLOB]);
 	scan_free(s);
-	log_debug("usage refreshed blobs=%zu bytes=%llu reclaimable=%llu",
-		  stats.blobs, (unsigned long long)stats.bytes,
+	log_debug("usage refreshed blobs=%zu reclaimable=%llu", stats.blobs,
 		  (unsigned long long)stats.freed);
 }
 

@@ -262,14 +262,16 @@ static int newest_first(const void *a, const void *b, void *arg)
 	return strcmp(x->name, y->name);
 }
 
-/* Tag indexes of r from newest to oldest. */
-static size_t *by_age(const struct scan_repo *r)
+/* Tag indexes of r from newest to oldest, reading their times. */
+static size_t *by_age(struct scan *s, struct scan_repo *r)
 {
 	size_t *order = xcalloc(r->ntags ? r->ntags : 1, sizeof(*order));
 
-	for (size_t i = 0; i < r->ntags; i++)
+	for (size_t i = 0; i < r->ntags; i++) {
+		scan_tag_time(s, r, i);
 		order[i] = i;
-	qsort_r(order, r->ntags, sizeof(*order), newest_first, (void *)r);
+	}
+	qsort_r(order, r->ntags, sizeof(*order), newest_first, r);
 	return order;
 }
 
@@ -284,8 +286,8 @@ static bool tag_kept(const struct rule *rule, const struct scan_tag *t,
 	return rule->olderthan >= 0 && now - t->mtime <= rule->olderthan;
 }
 
-bool retention_expire(const struct retention *rt, const struct scan_repo *r,
-		      int64_t now, bool *expired)
+bool retention_expire(const struct retention *rt, struct scan *s,
+		      struct scan_repo *r, int64_t now, bool *expired)
 {
 	const struct rule *rule = rule_for(rt, r->name);
 	size_t *order;
@@ -294,7 +296,7 @@ bool retention_expire(const struct retention *rt, const struct scan_repo *r,
 	if (!rule)
 		return false;
 
-	order = by_age(r);
+	order = by_age(s, r);
 	for (size_t rank = 0; rank < r->ntags; rank++) {
 		size_t i = order[rank];
 

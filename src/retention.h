@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 struct json_t;
+struct scan;
 struct scan_repo;
 struct retention;
 
@@ -45,11 +46,12 @@ int retention_check(const struct json_t *conf, char *err, size_t errlen);
 size_t retention_count(const struct retention *rt);
 
 /*
- * Decides which tags of r expire at time now, writing one flag per tag
- * (r->ntags of them) into expired.  Returns true when a rule governs r,
- * false (all flags clear) when none does.  rt may be NULL.
+ * Decides which tags of r (a repository of scan s) expire at time now,
+ * writing one flag per tag (r->ntags of them) into expired.  Returns
+ * true when a rule governs r, false (all flags clear) when none does.
+ * rt may be NULL.
  */
-bool retention_expire(const struct retention *rt, const struct scan_repo *r,
-		      int64_t now, bool *expired);
+bool retention_expire(const struct retention *rt, struct scan *s,
+		      struct scan_repo *r, int64_t now, bool *expired);
 
 #endif

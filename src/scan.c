@@ -7,11 +7,12 @@
  * catalog does; a directory holding _manifests, _layers, _uploads or
  * _referrers is a repository, and may also hold nested repositories.
  *
- * Links are read for their content, as registry:2 reads them; a link
- * whose content is not a digest is taken to name the digest its
- * directory is named after, which is what berth and registry:2 write.
- * Only "not found" is forgiven during the walk, because concurrent
- * deletes make things vanish between a listing and a read.
+ * A tag's link is read for its content.  Revision, layer and referrer
+ * links are taken to name the digest their directory is named after,
+ * which is what berth and registry:2 always write, so that the walk
+ * needs no system call per link.  Only "not found" is forgiven during
+ * the walk, because concurrent deletes make things vanish between a
+ * listing and a read.
  */
 #include "scan.h"
 #include "layout.h"
@@ -21,6 +22,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,8 @@
 /* Manifests are at most 4 MiB when pushed; older stores may hold more. */
 #define SCAN_MANIFEST_MAX (64 * 1024 * 1024)
 #define SCAN_LINK_MAX 256
+/* Threads reading repositories, besides the caller. */
+#define SCAN_THREADS 3
 
 static const char *const scan_algs[] = {"sha256", "sha512"};
 #define NALGS 2
@@ -41,10 +46,18 @@ struct names {
 struct walker {
 	struct scan *s;
 	struct store *st;
-	int err; /* first error that is not ENOENT */
+	int err;    /* first error that is not ENOENT */
+	bool tags;  /* read tags */
 };
 
 /* ---- small helpers ---- */
+
+/* Cuts the last component off a key in place and returns it. */
+static char *dir_of(char *key)
+{
+	*strrchr(key, '/') = '\0';
+	return key;
+}
 
 static int on_name(void *arg, const char *name, bool is_dir)
 {
@@ -97,10 +110,13 @@ static void *grow(void *v, size_t n, size_t *cap, size_t size)
 	return xrealloc(v, *cap * size);
 }
 
-/* Numbers d, making room for facts about it. */
+/* Numbers d, making room for facts about it.  Any thread may call it. */
 static uint32_t scan_id(struct scan *s, const struct digest *d)
 {
-	uint32_t id = dmap_add(s->digests, d, NULL);
+	uint32_t id;
+
+	pthread_mutex_lock(&s->id_lock);
+	id = dmap_add(s->digests, d, NULL);
 
 	if (id >= s->blobs_cap) {
 		size_t old = s->blobs_cap;
@@ -111,96 +127,79 @@ static uint32_t scan_id(struct scan *s, const struct digest *d)
 		memset(s->blobs + old, 0,
 		       (s->blobs_cap - old) * sizeof(*s->blobs));
 	}
+	pthread_mutex_unlock(&s->id_lock);
 	return id;
 }
 
+/*
+ * Builds the digest a directory name stands for.  Called for every name
+ * the walk lists, so it checks the hex itself instead of formatting a
+ * string for digest_parse.
+ */
 static bool digest_from(const char *alg, const char *hex, struct digest *d)
 {
-	char s[DIGEST_MAX_STR + 16];
+	bool sha512 = alg[3] == '5';
+	size_t want = sha512 ? 128 : 64;
+	size_t n = 0;
 
-	if (strlen(hex) > DIGEST_MAX_HEX)
+	for (; hex[n]; n++) {
+		char c = hex[n];
+
+		if (n >= want || !((c >= '0' && c <= '9') ||
+				   (c >= 'a' && c <= 'f')))
+			return false;
+		d->hex[n] = c;
+	}
+	if (n != want)
 		return false;
-	snprintf(s, sizeof(s), "%s:%s", alg, hex);
-	return digest_parse(s, d) == 0;
+	d->hex[n] = '\0';
+	d->alg = sha512 ? DIGEST_SHA512 : DIGEST_SHA256;
+	return true;
 }
 
-/*
- * Reads the link at key.  Returns 0 with *d and *mtime set, -ENOENT, or
- * another error.  fallback names the digest the link's place implies,
- * used when the content is not a digest.
- */
-static int read_link(struct walker *w, const char *key,
-		     const struct digest *fallback, struct digest *d,
-		     int64_t *mtime)
+/* Reads the digest in the link at key: 0, -ENOENT, -EINVAL or an error. */
+static int read_link(struct walker *w, const char *key, struct digest *d)
 {
-	struct store_stat sst;
 	struct buf b = BUF_INIT;
 	int err = w->st->ops->get(w->st, key, SCAN_LINK_MAX, &b);
 
-	if (err == -EFBIG)
-		buf_reset(&b);
-	else if (err)
-		goto out;
-	err = w->st->ops->stat(w->st, key, &sst);
-	if (err)
-		goto out;
-
-	*mtime = sst.mtime;
-	if (digest_parse(b.data ? b.data : "", d) != 0) {
-		log_warn("link holds no digest, using its place key=%s", key);
-		*d = *fallback;
-	}
-out:
+	if (err == -EFBIG || (!err && digest_parse(b.data ? b.data : "", d)))
+		err = -EINVAL;
 	buf_free(&b);
 	return err;
 }
 
 /* ---- blobs ---- */
 
-static void note_empty_dir(struct walker *w, const char *key,
-			   const struct digest *d)
-{
-	struct scan *s = w->s;
-	struct store_stat sst;
+/*
+ * The blob walk runs on a thread of its own beside the repository walk,
+ * collecting digests into a list that is numbered afterwards, so the
+ * two share nothing while they run.
+ */
+struct blob_walk {
+	struct walker w;      /* w.s is NULL: the scan is not touched */
+	struct digest *found;
+	size_t n, cap;
+};
 
-	if (w->st->ops->stat(w->st, key, &sst) != 0)
-		return;
-	s->empty = xrealloc(s->empty, (s->nempty + 1) * sizeof(*s->empty));
-	s->empty[s->nempty].id = scan_id(s, d);
-	s->empty[s->nempty++].mtime = sst.mtime;
+static void list_blob(struct blob_walk *b, const char *alg, const char *hex)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 4096;
+		b->found = xrealloc(b->found, b->cap * sizeof(*b->found));
+	}
+	if (digest_from(alg, hex, &b->found[b->n]))
+		b->n++;
+	else
+		log_debug("not a blob directory, ignored alg=%s name=%s", alg,
+			  hex);
 }
 
-static void scan_blob_dir(struct walker *w, const char *alg,
-			  const char *dir, const char *hex)
+static void *scan_blobs(void *arg)
 {
-	struct store_stat sst;
-	struct digest d;
-	char *key;
-	int err;
+	struct blob_walk *b = arg;
+	struct walker *w = &b->w;
 
-	if (!digest_from(alg, hex, &d)) {
-		log_debug("not a blob directory, ignored key=%s/%s", dir, hex);
-		return;
-	}
-	key = xasprintf("%s/%s/data", dir, hex);
-	err = w->st->ops->stat(w->st, key, &sst);
-	if (err == 0 && !sst.is_dir) {
-		uint32_t id = scan_id(w->s, &d);
-		struct scan_blob *b = &w->s->blobs[id];
-
-		b->present = true;
-		b->size = sst.size;
-		b->mtime = sst.mtime;
-	} else if (err == -ENOENT) {
-		*strrchr(key, '/') = '\0';
-		note_empty_dir(w, key, &d);
-	}
-	failed(w, err);
-	free(key);
-}
-
-static void scan_blobs(struct walker *w)
-{
 	for (size_t a = 0; a < NALGS && !w->err; a++) {
 		char *top = xasprintf("%s/blobs/%s", LAYOUT_ROOT,
 				      scan_algs[a]);
@@ -212,16 +211,27 @@ static void scan_blobs(struct walker *w)
 			struct names hexes = {0};
 
 			list_names(w, dir, &hexes);
-			for (size_t j = 0; j < hexes.n && !w->err; j++)
+			for (size_t j = 0; j < hexes.n; j++)
 				if (hexes.is_dir[j])
-					scan_blob_dir(w, scan_algs[a], dir,
-						      hexes.v[j]);
+					list_blob(b, scan_algs[a],
+						  hexes.v[j]);
 			names_free(&hexes);
 			free(dir);
 		}
 		names_free(&prefixes);
 		free(top);
 	}
+	return NULL;
+}
+
+static void number_blobs(struct scan *s, const struct blob_walk *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		uint32_t id = scan_id(s, &b->found[i]);
+
+		s->blobs[id].listed = true;
+	}
+	s->nlisted = b->n;
 }
 
 /* ---- manifests ---- */
@@ -340,27 +350,15 @@ static void scan_revisions(struct walker *w, const char *rkey,
 
 		list_names(w, dir, &l);
 		for (size_t i = 0; i < l.n && !w->err; i++) {
-			char *key = xasprintf("%s/%s/link", dir, l.v[i]);
-			struct digest place, d;
-			int64_t mtime;
+			struct digest d;
 
-			if (digest_from(scan_algs[a], l.v[i], &place) &&
-			    read_link(w, key, &place, &d, &mtime) == 0)
-				add_manifest(r, cap, scan_id(w->s, &d), mtime,
-					     true);
-			free(key);
+			if (digest_from(scan_algs[a], l.v[i], &d))
+				add_manifest(r, cap, scan_id(w->s, &d),
+					     SCAN_TIME_UNKNOWN, true);
 		}
 		names_free(&l);
 		free(dir);
 	}
-}
-
-static bool has_manifest(const struct scan_repo *r, uint32_t id)
-{
-	for (size_t i = 0; i < r->nmanifests; i++)
-		if (r->manifests[i].id == id)
-			return true;
-	return false;
 }
 
 /*
@@ -370,15 +368,20 @@ static bool has_manifest(const struct scan_repo *r, uint32_t id)
 static void add_tag_targets(struct walker *w, struct scan_repo *r,
 			    size_t *cap)
 {
+	struct idset have = IDSET_INIT;
+
+	for (size_t i = 0; i < r->nmanifests; i++)
+		idset_add(&have, r->manifests[i].id);
 	for (size_t i = 0; i < r->ntags; i++) {
 		uint32_t id = r->tags[i].target;
 
-		if (has_manifest(r, id))
+		if (!idset_add(&have, id))
 			continue;
 		log_warn("tag names a manifest without a revision repo=%s "
 			 "tag=%s", r->name, r->tags[i].name);
-		add_manifest(r, cap, id, r->tags[i].mtime, false);
+		add_manifest(r, cap, id, SCAN_TIME_UNKNOWN, false);
 	}
+	idset_free(&have);
 	for (size_t i = 0; i < r->nmanifests && !w->err; i++)
 		read_manifest(w, r->name, &r->manifests[i]);
 }
@@ -395,17 +398,18 @@ static void scan_tags(struct walker *w, const char *rkey,
 	list_names(w, dir, &l);
 	for (size_t i = 0; i < l.n && !w->err; i++) {
 		char *key = xasprintf("%s/%s/current/link", dir, l.v[i]);
-		struct digest d, none = {DIGEST_SHA256, ""};
-		int64_t mtime;
-		int err = read_link(w, key, &none, &d, &mtime);
+		struct digest d;
+		int err = read_link(w, key, &d);
 
+		if (err == -EINVAL)
+			log_warn("tag link holds no digest key=%s", key);
 		free(key);
-		if (failed(w, err) || err || !d.hex[0])
+		if (err == -EINVAL || failed(w, err) || err)
 			continue;
 		r->tags = grow(r->tags, r->ntags, &cap, sizeof(*r->tags));
 		r->tags[r->ntags].name = xstrdup(l.v[i]);
 		r->tags[r->ntags].target = scan_id(w->s, &d);
-		r->tags[r->ntags++].mtime = mtime;
+		r->tags[r->ntags++].mtime = SCAN_TIME_UNKNOWN;
 	}
 	names_free(&l);
 	free(dir);
@@ -422,20 +426,14 @@ static void scan_layers(struct walker *w, const char *rkey,
 
 		list_names(w, dir, &l);
 		for (size_t i = 0; i < l.n && !w->err; i++) {
-			char *key = xasprintf("%s/%s/link", dir, l.v[i]);
-			struct store_stat sst;
 			struct digest d;
-			int err = -ENOENT;
 
-			if (digest_from(scan_algs[a], l.v[i], &d))
-				err = w->st->ops->stat(w->st, key, &sst);
-			free(key);
-			if (failed(w, err) || err)
+			if (!digest_from(scan_algs[a], l.v[i], &d))
 				continue;
 			r->layers = grow(r->layers, r->nlayers, &cap,
 					 sizeof(*r->layers));
 			r->layers[r->nlayers].id = scan_id(w->s, &d);
-			r->layers[r->nlayers++].mtime = sst.mtime;
+			r->layers[r->nlayers++].mtime = SCAN_TIME_UNKNOWN;
 		}
 		names_free(&l);
 		free(dir);
@@ -443,25 +441,18 @@ static void scan_layers(struct walker *w, const char *rkey,
 }
 
 static void add_referrer(struct walker *w, struct scan_repo *r,
-			 size_t *cap, const char *dir,
-			 const struct digest *subject, const char *alg,
-			 const char *hex)
+			 size_t *cap, const struct digest *subject,
+			 const char *alg, const char *hex)
 {
-	char *key = xasprintf("%s/%s/link", dir, hex);
-	struct store_stat sst;
 	struct digest d;
-	int err = -ENOENT;
 
-	if (digest_from(alg, hex, &d))
-		err = w->st->ops->stat(w->st, key, &sst);
-	free(key);
-	if (failed(w, err) || err)
+	if (!digest_from(alg, hex, &d))
 		return;
 	r->referrers = grow(r->referrers, r->nreferrers, cap,
 			    sizeof(*r->referrers));
 	r->referrers[r->nreferrers].subject = scan_id(w->s, subject);
 	r->referrers[r->nreferrers].referrer = scan_id(w->s, &d);
-	r->referrers[r->nreferrers++].mtime = sst.mtime;
+	r->referrers[r->nreferrers++].mtime = SCAN_TIME_UNKNOWN;
 }
 
 /* _referrers/<alg>/<hex>/<alg>/<hex>/link: subject, then referrer. */
@@ -474,8 +465,7 @@ static void scan_subject(struct walker *w, struct scan_repo *r, size_t *cap,
 
 		list_names(w, key, &l);
 		for (size_t i = 0; i < l.n && !w->err; i++)
-			add_referrer(w, r, cap, key, subject, scan_algs[a],
-				     l.v[i]);
+			add_referrer(w, r, cap, subject, scan_algs[a], l.v[i]);
 		names_free(&l);
 		free(key);
 	}
@@ -524,25 +514,33 @@ static bool is_repo_part(const char *name)
 	       !strcmp(name, "_uploads") || !strcmp(name, "_referrers");
 }
 
-static void scan_repo(struct walker *w, const char *name, const char *rkey,
-		      bool has_manifests, size_t *cap)
+static void scan_repo(struct walker *w, struct scan_repo *r,
+		      const char *rkey)
 {
-	struct scan *s = w->s;
-	struct scan_repo *r;
 	size_t mcap = 0;
 
-	s->repos = grow(s->repos, s->nrepos, cap, sizeof(*s->repos));
-	r = &s->repos[s->nrepos++];
-	memset(r, 0, sizeof(*r));
-	r->name = xstrdup(name);
-	r->has_manifests = has_manifests;
-
-	scan_tags(w, rkey, r);
+	if (w->tags)
+		scan_tags(w, rkey, r);
 	scan_revisions(w, rkey, r, &mcap);
 	add_tag_targets(w, r, &mcap);
 	scan_layers(w, rkey, r);
 	scan_referrers(w, rkey, r);
 	scan_uploads(w, rkey, r);
+}
+
+/* Records a repository found by the walk; its contents come later. */
+static void found_repo(struct walker *w, const char *name, const char *key,
+		       bool has_manifests, size_t *cap)
+{
+	struct scan *s = w->s;
+	struct scan_repo *r;
+
+	s->repos = grow(s->repos, s->nrepos, cap, sizeof(*s->repos));
+	r = &s->repos[s->nrepos++];
+	memset(r, 0, sizeof(*r));
+	r->name = xstrdup(name);
+	r->key = xstrdup(key);
+	r->has_manifests = has_manifests;
 }
 
 static void walk_repos(struct walker *w, const char *name, const char *key,
@@ -560,7 +558,7 @@ static void walk_repos(struct walker *w, const char *name, const char *key,
 			has_manifests = true;
 	}
 	if (is_repo && name)
-		scan_repo(w, name, key, has_manifests, cap);
+		found_repo(w, name, key, has_manifests, cap);
 
 	for (size_t i = 0; i < l.n && !w->err; i++) {
 		char *sub_name, *sub_key;
@@ -585,19 +583,77 @@ static int repo_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int scan_store(struct store *st, struct scan **out)
+/*
+ * Repository workers take the next repository to scan from a shared
+ * counter.  They share the scan's digest numbering, under id_lock.
+ */
+struct repo_pool {
+	struct scan *s;
+	bool tags;
+	atomic_size_t next;
+	atomic_int err;
+};
+
+static void *repo_worker(void *arg)
+{
+	struct repo_pool *p = arg;
+	struct walker w = {p->s, p->s->st, 0, p->tags};
+	size_t i;
+
+	while (!atomic_load(&p->err) &&
+	       (i = atomic_fetch_add(&p->next, 1)) < p->s->nrepos) {
+		struct scan_repo *r = &p->s->repos[i];
+
+		scan_repo(&w, r, r->key);
+	}
+	if (w.err)
+		atomic_store(&p->err, w.err);
+	return NULL;
+}
+
+static int scan_repos(struct scan *s, bool tags)
+{
+	struct repo_pool p = {s, tags, 0, 0};
+	pthread_t t[SCAN_THREADS];
+	size_t n = 0;
+
+	while (n < SCAN_THREADS && n + 1 < s->nrepos &&
+	       pthread_create(&t[n], NULL, repo_worker, &p) == 0)
+		n++;
+	repo_worker(&p);
+	while (n > 0)
+		pthread_join(t[--n], NULL);
+	return atomic_load(&p.err);
+}
+
+int scan_store(struct store *st, const struct scan_options *o,
+	       struct scan **out)
 {
 	struct scan *s = xcalloc(1, sizeof(*s));
-	struct walker w = {s, st, 0};
+	struct blob_walk b = {{NULL, st, 0, false}, NULL, 0, 0};
+	struct walker w = {s, st, 0, false};
 	char *root = layout_repositories();
+	bool threaded;
+	pthread_t t;
 	size_t cap = 0;
 
+	s->st = st;
 	s->digests = dmap_new();
+	pthread_mutex_init(&s->id_lock, NULL);
 	s->started = now_seconds();
-	scan_blobs(&w);
+	threaded = pthread_create(&t, NULL, scan_blobs, &b) == 0;
+	if (!threaded)
+		scan_blobs(&b);
+	walk_repos(&w, NULL, root, &cap);
 	if (!w.err)
-		walk_repos(&w, NULL, root, &cap);
+		w.err = scan_repos(s, o ? o->tags : true);
+	if (threaded)
+		pthread_join(t, NULL);
 	free(root);
+	if (!w.err)
+		w.err = b.w.err;
+	number_blobs(s, &b);
+	free(b.found);
 
 	if (w.err) {
 		scan_free(s);
@@ -623,6 +679,7 @@ static void repo_free(struct scan_repo *r)
 	free(r->layers);
 	free(r->referrers);
 	free(r->name);
+	free(r->key);
 }
 
 void scan_free(struct scan *s)
@@ -635,12 +692,110 @@ void scan_free(struct scan *s)
 	free(s->repos);
 	free(s->blobs);
 	dmap_free(s->digests);
+	pthread_mutex_destroy(&s->id_lock);
 	free(s);
 }
 
-const struct scan_blob *scan_blob_of(const struct scan *s, uint32_t id)
+static void note_empty(struct scan *s, uint32_t id, const char *key)
 {
-	return &s->blobs[id];
+	struct store_stat sst;
+
+	if (s->st->ops->stat(s->st, key, &sst) != 0)
+		return;
+	s->empty = xrealloc(s->empty, (s->nempty + 1) * sizeof(*s->empty));
+	s->empty[s->nempty].id = id;
+	s->empty[s->nempty++].mtime = sst.mtime;
+}
+
+const struct scan_blob *scan_blob(struct scan *s, uint32_t id)
+{
+	struct scan_blob *b = &s->blobs[id];
+	struct store_stat sst;
+	struct digest d;
+	char *key;
+	int err;
+
+	if (!b->listed || b->statted)
+		return b;
+	b->statted = true;
+	dmap_digest(s->digests, id, &d);
+	key = layout_blob_data(&d);
+	err = s->st->ops->stat(s->st, key, &sst);
+	if (err == 0 && !sst.is_dir) {
+		b->present = true;
+		b->size = sst.size;
+		b->mtime = sst.mtime;
+	} else if (err == -ENOENT) {
+		note_empty(s, id, dir_of(key));
+	} else {
+		/* Unreadable: present and new, so it is left alone. */
+		b->present = true;
+		b->mtime = INT64_MAX;
+	}
+	free(key);
+	return b;
+}
+
+/* The time of the link at key, per scan_tag_time's rules. */
+static int64_t link_time(struct scan *s, char *key)
+{
+	struct store_stat sst;
+	int err = s->st->ops->stat(s->st, key, &sst);
+
+	free(key);
+	if (err == -ENOENT)
+		return 0;  /* gone: nothing protects it any more */
+	return err ? INT64_MAX : sst.mtime;
+}
+
+int64_t scan_tag_time(struct scan *s, struct scan_repo *r, size_t t)
+{
+	struct scan_tag *tag = &r->tags[t];
+
+	if (tag->mtime == SCAN_TIME_UNKNOWN)
+		tag->mtime = link_time(s, layout_tag_current(r->name,
+							     tag->name));
+	return tag->mtime;
+}
+
+int64_t scan_revision_time(struct scan *s, struct scan_repo *r, size_t m)
+{
+	struct scan_manifest *sm = &r->manifests[m];
+	struct digest d;
+
+	if (sm->mtime != SCAN_TIME_UNKNOWN)
+		return sm->mtime;
+	dmap_digest(s->digests, sm->id, &d);
+	sm->mtime = sm->revision ? link_time(s, layout_revision_link(r->name,
+								     &d))
+				 : INT64_MAX;
+	return sm->mtime;
+}
+
+int64_t scan_layer_time(struct scan *s, struct scan_repo *r, size_t j)
+{
+	struct scan_link *l = &r->layers[j];
+	struct digest d;
+
+	if (l->mtime == SCAN_TIME_UNKNOWN) {
+		dmap_digest(s->digests, l->id, &d);
+		l->mtime = link_time(s, layout_layer_link(r->name, &d));
+	}
+	return l->mtime;
+}
+
+int64_t scan_referrer_time(struct scan *s, struct scan_repo *r, size_t j)
+{
+	struct scan_referrer *ref = &r->referrers[j];
+	struct digest d, subject;
+
+	if (ref->mtime == SCAN_TIME_UNKNOWN) {
+		dmap_digest(s->digests, ref->referrer, &d);
+		dmap_digest(s->digests, ref->subject, &subject);
+		ref->mtime = link_time(s, layout_referrer_link(r->name,
+							       &subject, &d));
+	}
+	return ref->mtime;
 }
 
 void scan_digest_str(const struct scan *s, uint32_t id, char *out)

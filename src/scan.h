@@ -12,10 +12,16 @@
  * Digests are numbered by one dmap shared by the whole scan, so a
  * manifest, a blob and a link naming the same digest share a number and
  * the facts about it live in arrays indexed by that number.
+ *
+ * The walk itself only lists directories and reads tags and manifests.
+ * Sizes and modification times cost a system call each, and a collector
+ * needs them only for the few things it may delete, so they are read
+ * the first time someone asks (scan_blob, scan_*_time) and remembered.
  */
 #ifndef BERTH_SCAN_H
 #define BERTH_SCAN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,10 +30,15 @@
 
 struct store;
 
+/* A time not read yet. */
+#define SCAN_TIME_UNKNOWN INT64_MIN
+
 struct scan_blob {
+	bool listed;    /* its directory is under blobs/ */
+	bool statted;   /* what follows is known (scan_blob) */
+	bool present;   /* blobs/.../data exists */
 	uint64_t size;
 	int64_t mtime;  /* of the data: when it was stored */
-	bool present;   /* blobs/.../data exists */
 };
 
 struct scan_tag {
@@ -63,6 +74,7 @@ struct scan_referrer {
 
 struct scan_repo {
 	char *name;
+	char *key;            /* its store key */
 	bool has_manifests;   /* a _manifests directory: registry:2 lists it */
 	struct scan_tag *tags;
 	size_t ntags;
@@ -76,27 +88,55 @@ struct scan_repo {
 };
 
 struct scan {
+	struct store *st;
 	struct dmap *digests;
+	pthread_mutex_t id_lock;  /* numbering while the walk runs */
 	struct scan_blob *blobs;  /* by digest number */
 	size_t blobs_cap;
 	struct scan_repo *repos;  /* sorted by name */
 	size_t nrepos;
-	struct scan_link *empty; /* blob directories without data */
+	struct scan_link *empty; /* blob directories found without data */
 	size_t nempty;
+	size_t nlisted;           /* blob directories listed */
 	int64_t started;          /* when the scan began, seconds */
 };
 
+struct scan_options {
+	/*
+	 * Read every tag.  Without, repositories have no tags: enough to
+	 * keep every manifest, which is registry:2's default collection.
+	 */
+	bool tags;
+};
+
 /*
- * Scans st.  Returns 0 with a new scan in *out (free with scan_free), or
- * a negative errno when the store could not be read completely: a
- * collector must never act on a partial picture, so any error other
- * than something vanishing while it was looked at fails the scan.
+ * Scans st with o (NULL: everything).  Returns 0 with a new scan in
+ * *out (free with scan_free), or a negative errno when the store could
+ * not be read completely: a collector must never act on a partial
+ * picture, so any error other than something vanishing while it was
+ * looked at fails the scan.
  */
-int scan_store(struct store *st, struct scan **out);
+int scan_store(struct store *st, const struct scan_options *o,
+	       struct scan **out);
 void scan_free(struct scan *s);
 
-/* The facts about digest number id; absent blobs read as all zero. */
-const struct scan_blob *scan_blob_of(const struct scan *s, uint32_t id);
+/*
+ * The facts about digest number id, statting its data the first time
+ * (a listed blob without data is added to s->empty).  Blobs never
+ * listed read as not present.
+ */
+const struct scan_blob *scan_blob(struct scan *s, uint32_t id);
+
+/*
+ * Modification times of a tag's current link, a revision link, a layer
+ * link and a referrer link, read the first time.  A time that cannot be
+ * read is INT64_MAX, which counts as new, so nothing is deleted on the
+ * strength of it.
+ */
+int64_t scan_tag_time(struct scan *s, struct scan_repo *r, size_t t);
+int64_t scan_revision_time(struct scan *s, struct scan_repo *r, size_t m);
+int64_t scan_layer_time(struct scan *s, struct scan_repo *r, size_t j);
+int64_t scan_referrer_time(struct scan *s, struct scan_repo *r, size_t j);
 
 /* Formats the digest numbered id into out (DIGEST_MAX_STR + 1 bytes). */
 void scan_digest_str(const struct scan *s, uint32_t id, char *out);

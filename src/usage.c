@@ -374,9 +374,9 @@ static void state_add(struct ustate *s, struct urepo *r,
 }
 
 static void add_from_scan(struct ustate *st, struct urepo *r,
-			  const struct scan *s, uint32_t id)
+			  struct scan *s, uint32_t id)
 {
-	const struct scan_blob *b = scan_blob_of(s, id);
+	const struct scan_blob *b = scan_blob(s, id);
 	struct digest d;
 
 	if (!b->present)
@@ -385,8 +385,20 @@ static void add_from_scan(struct ustate *st, struct urepo *r,
 	state_add(st, r, &d, b->size);
 }
 
-static void add_scanned_repo(struct ustate *st, const struct scan *s,
-			     const struct scan_repo *sr, int64_t young)
+/* Whether repository r holds the blob numbered id in scan s already. */
+static bool holds(struct ustate *st, struct urepo *r, struct scan *s,
+		  uint32_t id)
+{
+	struct digest d;
+	uint32_t mine;
+
+	dmap_digest(s->digests, id, &d);
+	mine = dmap_find(st->ids, &d);
+	return mine != DMAP_NONE && idset_has(&r->blobs, mine);
+}
+
+static void add_scanned_repo(struct ustate *st, struct scan *s,
+			     struct scan_repo *sr, int64_t young)
 {
 	struct urepo *r = state_repo(st, sr->name, true);
 
@@ -400,17 +412,18 @@ static void add_scanned_repo(struct ustate *st, const struct scan *s,
 			add_from_scan(st, r, s, sm->children[k]);
 	}
 	for (size_t j = 0; j < sr->nlayers; j++)
-		if (sr->layers[j].mtime >= young)
+		if (!holds(st, r, s, sr->layers[j].id) &&
+		    scan_layer_time(s, sr, j) >= young)
 			add_from_scan(st, r, s, sr->layers[j].id);
 }
 
-static struct ustate *state_from_scan(const struct scan *s, int64_t young)
+static struct ustate *state_from_scan(struct scan *s, int64_t young)
 {
 	struct ustate *st = state_new();
 	size_t n = dmap_count(s->digests);
 
 	for (uint32_t id = 0; id < n; id++) {
-		const struct scan_blob *b = scan_blob_of(s, id);
+		const struct scan_blob *b = scan_blob(s, id);
 
 		if (b->present) {
 			st->total_bytes += b->size;
@@ -465,7 +478,7 @@ void usage_begin(struct usage *u)
 	pthread_mutex_unlock(&u->lock);
 }
 
-void usage_update(struct usage *u, const struct scan *s, int64_t young,
+void usage_update(struct usage *u, struct scan *s, int64_t young,
 		  uint64_t reclaimable, size_t reclaimable_blobs)
 {
 	struct ustate *next = state_from_scan(s, young);

@@ -91,7 +91,7 @@ void usage_begin(struct usage *u);
  * period's start (layer links at or after it count); reclaimable and
  * reclaimable_blobs are what a dry collection of s found.
  */
-void usage_update(struct usage *u, const struct scan *s, int64_t young,
+void usage_update(struct usage *u, struct scan *s, int64_t young,
 		  uint64_t reclaimable, size_t reclaimable_blobs);
 
 /* Adds a blob of size bytes that repo now holds (after it is linked). */

@@ -28,7 +28,7 @@ static void refresh(struct usage *u, int64_t young)
 	struct scan *s;
 
 	usage_begin(u);
-	CHECK(scan_store(st, &s) == 0);
+	CHECK(scan_store(st, NULL, &s) == 0);
 	usage_update(u, s, young, 7, 1);
 	scan_free(s);
 }
@@ -114,7 +114,7 @@ static void test_notes(void)
 	{
 		struct scan *s;
 
-		CHECK(scan_store(st, &s) == 0);
+		CHECK(scan_store(st, NULL, &s) == 0);
 		usage_update(u, s, 0, 0, 0);
 		scan_free(s);
 	}
