@@ -315,27 +315,57 @@ static void add_link(struct http_response *res, const char *prefix,
 	free(link);
 }
 
-static json_t *names_json(const struct index_page *page)
+/* Appends s as a JSON string; names are plain ASCII, but escape anyway. */
+static void add_json_string(struct buf *b, const char *s)
 {
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < page->count; i++)
-		json_array_append_new(a, json_string(page->names[i]));
-	return a;
+	buf_add(b, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_add(b, "\\", 1);
+		if ((unsigned char)*s < 0x20)
+			buf_addf(b, "\\u%04x", (unsigned char)*s);
+		else
+			buf_add(b, s, 1);
+	}
+	buf_add(b, "\"", 1);
 }
 
+/*
+ * Sends {"<key>": [names], ...} for a page of a listing, written straight
+ * into one buffer: a 10,000-tag list is one copy of the names rather
+ * than a tree of JSON values built and torn down per request.
+ * name_field, when not NULL, comes first as {"name": name_field}.
+ */
 static void send_listing(struct api *api, struct http_request *req,
-			 json_t *body, const char *path,
-			 const struct index_page *page, size_t n)
+			 const char *name_field, const char *key,
+			 const char *path, const struct index_page *page,
+			 size_t n)
 {
 	struct http_response *res = response(200);
-	char *text = json_dumps(body, JSON_COMPACT);
+	struct buf b = BUF_INIT;
+
+	buf_grow(&b, 64 + page->count * 24);
+	buf_add(&b, "{", 1);
+	if (name_field) {
+		buf_adds(&b, "\"name\":");
+		add_json_string(&b, name_field);
+		buf_add(&b, ",", 1);
+	}
+	add_json_string(&b, key);
+	buf_add(&b, ":[", 2);
+	for (size_t i = 0; i < page->count; i++) {
+		if (i)
+			buf_add(&b, ",", 1);
+		add_json_string(&b, page->names[i]);
+	}
+	buf_adds(&b, "]}");
 
 	add_link(res, api->cfg->http_prefix ? api->cfg->http_prefix : "",
 		 path, page, n);
-	send_json(req, res, "application/json; charset=utf-8", text);
-	free(text);
-	json_decref(body);
+	http_response_body(res, "application/json; charset=utf-8", b.data,
+			   b.len);
+	http_send(req, res);
+	buf_free(&b);
 }
 
 /*
@@ -386,8 +416,7 @@ static void get_catalog(struct api *api, struct http_request *req)
 		visible_catalog(api, http_user(req), last, n, &page);
 	else if (!empty)
 		registry_catalog(api->reg, last, n, &page);
-	send_listing(api, req,
-		     json_pack("{s:o}", "repositories", names_json(&page)),
+	send_listing(api, req, NULL, "repositories",
 		     "/v2/_catalog", &page, n);
 	index_page_free(&page);
 }
@@ -415,10 +444,7 @@ static void get_tags(struct api *api, struct http_request *req,
 	}
 
 	path = xasprintf("/v2/%s/tags/list", r->name);
-	send_listing(api, req,
-		     json_pack("{s:s, s:o}", "name", r->name, "tags",
-			       names_json(&page)),
-		     path, &page, n);
+	send_listing(api, req, r->name, "tags", path, &page, n);
 	free(path);
 	index_page_free(&page);
 }
