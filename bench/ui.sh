@@ -6,15 +6,17 @@
 # Writes a registry:2 store straight to disk (uistore.py): BENCH_UI_REPOS
 # repositories (100000) in 100 namespaces, plus big/app with
 # BENCH_UI_TAGS tags (10000), each its own image or two-platform index.
-# Then starts berth on 127.0.0.1 and asks each page of the UI once cold
-# (the first request after start, caches empty) and BENCH_UI_ROUNDS
-# times warm (11), with curl.  Every answer's status is checked, and the
-# totals the pages report are compared with what was written.
+# Then starts berth on 127.0.0.1 and, with curl, asks two pages at once
+# (while berth fills its caches in the background: the catalog answers
+# at once with big repositories' sizes pending, but sorting 10,000 tags
+# by date must read every image config), waits until the caches are
+# filled, and asks each page once ("first": the caches are full but the
+# page itself was never built) and BENCH_UI_ROUNDS times more (11).
+# Every answer's status is checked, and the totals the pages report are
+# compared with what was written.
 #
-# Prints a Markdown table: page | cold ms | warm ms (median) | target |
-# met?.  The target, 50 ms, applies to the warm figure: the first visit
-# after a restart reads each image's config once, and sorting 10,000 tags
-# by date needs all of them.  BENCH_UI_DIR puts the store somewhere
+# Prints a Markdown table: page | first ms | median ms | target | met?.
+# The target, 50 ms, applies to the median.  BENCH_UI_DIR puts the store somewhere
 # (default: a new directory under /tmp, removed afterwards; it needs about
 # 2 GB and 2 million inodes); BENCH_UI_OUT also writes the table there;
 # BENCH_STRICT=1 exits 2 when a target is missed.
@@ -65,7 +67,7 @@ URL=http://127.0.0.1:$PORT
 cat >"$WORK/config.yml" <<YAML
 version: 0.1
 log:
-  level: warn
+  level: info
   accesslog:
     disabled: true
 storage:
@@ -120,6 +122,21 @@ expect() {
 ROWS=()
 MISSED=0
 
+# Waits until berth says its caches are filled; prints how long it took.
+wait_filled() {
+	local line
+	for _ in $(seq 1 6000); do
+		line=$(grep -m1 'web ui caches filled' "$WORK/berth.log" || true)
+		if [ -n "$line" ]; then
+			echo "$line" | sed 's/.* ms=\([0-9]*\).*/\1/'
+			return
+		fi
+		sleep 0.1
+	done
+	echo "ui bench: caches not filled after 10 minutes" >&2
+	exit 1
+}
+
 # page NAME PATH - cold once, then ROUNDS warm.
 page() {
 	local name=$1 path=$2 cold warm met
@@ -135,6 +152,9 @@ page() {
 }
 
 BIG=repo=big/app
+EARLY_CATALOG=$(time_ms "/ui/api/repositories?page=1&per_page=50")
+EARLY_DATE=$(time_ms "/ui/api/tags?repo=big/app&sort=date")
+FILL_MS=$(wait_filled)
 # A tag in the middle that is an index (every fifth one is).
 MID=$(python3 -c "i = $TAGS // 10 * 5; print('v%d.%d.%d' % (i // 1000, i // 10 % 100, i % 10))")
 LINKS=$WORK/root/docker/registry/v2/repositories/big/app/_manifests/tags
@@ -164,9 +184,14 @@ expect "/ui/api/tags?$BIG&per_page=1" total "$TAGS"
 	echo "web UI API, $((REPOS + 1)) repositories, $TAGS tags in one" \
 		"(load $(cut -d' ' -f1-3 /proc/loadavg))"
 	echo
-	echo "| page | cold ms | warm ms (median of $ROUNDS) | target | met? |"
+	echo "| page | first ms | median ms of $ROUNDS | target | met? |"
 	echo "|---|---|---|---|---|"
 	printf '%s\n' "${ROWS[@]}"
+	echo
+	echo "Right after start, while the caches filled (which took" \
+		"$FILL_MS ms, in the background): catalog first page" \
+		"$EARLY_CATALOG ms (big repositories' sizes pending)," \
+		"$TAGS tags by date $EARLY_DATE ms (every image config read)."
 } | tee ${BENCH_UI_OUT:+"$BENCH_UI_OUT"}
 
 if [ "${BENCH_STRICT:-0}" = 1 ] && [ "$MISSED" = 1 ]; then

@@ -29,9 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TAGCACHE_BUCKETS 4096
+#define TAGCACHE_WANTED_MAX 64
 
 struct table {
 	struct tag_table t;	/* first: a tag_table pointer is a table */
@@ -78,6 +80,9 @@ struct tagcache {
 	pthread_t warmer;
 	bool warming;
 	atomic_bool stop;
+	pthread_cond_t wake;	/* with lock: a repository is wanted */
+	char *wanted[TAGCACHE_WANTED_MAX];
+	size_t nwanted;
 };
 
 static size_t hash_name(const char *s)
@@ -99,6 +104,7 @@ struct tagcache *tagcache_new(struct registry *reg, struct meta_cache *mc,
 	tc->max_rows = max_rows;
 	tc->lru.lprev = tc->lru.lnext = &tc->lru;
 	pthread_mutex_init(&tc->lock, NULL);
+	pthread_cond_init(&tc->wake, NULL);
 	return tc;
 }
 
@@ -142,9 +148,15 @@ void tagcache_free(struct tagcache *tc)
 	if (!tc)
 		return;
 	if (tc->warming) {
+		pthread_mutex_lock(&tc->lock);
 		atomic_store(&tc->stop, true);
+		pthread_cond_signal(&tc->wake);
+		pthread_mutex_unlock(&tc->lock);
 		pthread_join(tc->warmer, NULL);
 	}
+	for (size_t i = 0; i < tc->nwanted; i++)
+		free(tc->wanted[i]);
+	pthread_cond_destroy(&tc->wake);
 	names_unref(tc->names);
 	for (size_t i = 0; i < TAGCACHE_BUCKETS; i++) {
 		struct repo_entry *e = tc->buckets[i], *next;
@@ -455,23 +467,16 @@ size_t tagcache_rows(struct tagcache *tc)
 
 /* ---- repository names ---- */
 
-const struct index_page *tagcache_repos(struct tagcache *tc)
+/* Lists the names anew and installs them; returns them referenced. */
+static struct names *names_rebuild(struct tagcache *tc)
 {
-	struct names *n;
+	struct names *n = xcalloc(1, sizeof(*n));
 	uint64_t gen;
 
 	pthread_mutex_lock(&tc->lock);
-	n = tc->names;
-	if (n && n->built + TAGCACHE_NAMES_TTL > now_seconds() &&
-	    tc->names_built_gen == tc->names_gen) {
-		n->refs++;
-		pthread_mutex_unlock(&tc->lock);
-		return &n->page;
-	}
 	gen = tc->names_gen;
 	pthread_mutex_unlock(&tc->lock);
 
-	n = xcalloc(1, sizeof(*n));
 	registry_catalog(tc->reg, NULL, 0, &n->page);
 	n->built = now_seconds();
 	n->refs = 2; /* the cache's and the caller's */
@@ -481,7 +486,36 @@ const struct index_page *tagcache_repos(struct tagcache *tc)
 	tc->names = n;
 	tc->names_built_gen = gen;
 	pthread_mutex_unlock(&tc->lock);
-	return &n->page;
+	return n;
+}
+
+/*
+ * A reported change makes the next request list the names again; the
+ * time limit alone does not when the background thread runs, since it
+ * renews the list itself and requests need not wait for that.
+ */
+const struct index_page *tagcache_repos(struct tagcache *tc)
+{
+	struct names *n;
+
+	pthread_mutex_lock(&tc->lock);
+	n = tc->names;
+	if (n && tc->names_built_gen == tc->names_gen &&
+	    (tc->warming || n->built + TAGCACHE_NAMES_TTL > now_seconds())) {
+		n->refs++;
+		pthread_mutex_unlock(&tc->lock);
+		return &n->page;
+	}
+	pthread_mutex_unlock(&tc->lock);
+	return &names_rebuild(tc)->page;
+}
+
+/* Drops a reference to n, taking the lock. */
+static void names_release(struct tagcache *tc, struct names *n)
+{
+	pthread_mutex_lock(&tc->lock);
+	names_unref(n);
+	pthread_mutex_unlock(&tc->lock);
 }
 
 void tagcache_release_repos(struct tagcache *tc, const struct index_page *p)
@@ -582,10 +616,49 @@ size_t tagcache_warm(struct tagcache *tc)
 	return n;
 }
 
+/* Whether the names are older than TAGCACHE_NAMES_TTL; under the lock. */
+static bool names_old(struct tagcache *tc)
+{
+	return tc->names &&
+	       tc->names->built + TAGCACHE_NAMES_TTL <= now_seconds();
+}
+
+/*
+ * Takes the next wanted repository, waiting for one; renews the names
+ * when they grow old meanwhile.  NULL means stop.
+ */
+static char *next_wanted(struct tagcache *tc)
+{
+	struct timespec until;
+	char *repo = NULL;
+
+	pthread_mutex_lock(&tc->lock);
+	while (!atomic_load(&tc->stop) && !tc->nwanted) {
+		if (names_old(tc)) {
+			pthread_mutex_unlock(&tc->lock);
+			names_release(tc, names_rebuild(tc));
+			pthread_mutex_lock(&tc->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += TAGCACHE_NAMES_TTL / 2;
+		pthread_cond_timedwait(&tc->wake, &tc->lock, &until);
+	}
+	if (!atomic_load(&tc->stop)) {
+		repo = tc->wanted[0];
+		memmove(tc->wanted, tc->wanted + 1,
+			--tc->nwanted * sizeof(*tc->wanted));
+	}
+	pthread_mutex_unlock(&tc->lock);
+	return repo;
+}
+
 static void *warm_main(void *arg)
 {
 	struct tagcache *tc = arg;
 	uint64_t t0 = now_monotonic_ns();
+	struct tag_summary s;
+	char *repo;
 	size_t n;
 
 	/* Requests come first: this thread only uses idle time. */
@@ -593,7 +666,67 @@ static void *warm_main(void *arg)
 	n = tagcache_warm(tc);
 	log_info("web ui caches filled repositories=%zu rows=%zu ms=%.0f", n,
 		 tagcache_rows(tc), (double)(now_monotonic_ns() - t0) / 1e6);
+
+	while ((repo = next_wanted(tc))) {
+		const struct tag_table *t = tagcache_get(tc, repo);
+
+		if (t)
+			tagcache_summary(tc, t, &s);
+		tagcache_release(tc, t);
+		free(repo);
+	}
 	return NULL;
+}
+
+/* Asks the background thread for repo's summary; under the lock. */
+static void want(struct tagcache *tc, const char *repo)
+{
+	for (size_t i = 0; i < tc->nwanted; i++)
+		if (!strcmp(tc->wanted[i], repo))
+			return;
+	if (!tc->warming || tc->nwanted == TAGCACHE_WANTED_MAX)
+		return;
+	tc->wanted[tc->nwanted++] = xstrdup(repo);
+	pthread_cond_signal(&tc->wake);
+}
+
+bool tagcache_summary_now(struct tagcache *tc, const char *repo,
+			  size_t max_tags, struct tag_summary *out)
+{
+	struct index_page page = {0};
+	const struct tag_table *t;
+	struct repo_entry *e;
+	struct reg_error err;
+	bool known, cheap;
+
+	pthread_mutex_lock(&tc->lock);
+	e = find(tc, repo);
+	known = e && e->table;
+	if (known && !e->all_changed && !e->nchanged &&
+	    e->table->summarized) {
+		*out = e->table->summary;
+		pthread_mutex_unlock(&tc->lock);
+		return true;
+	}
+	pthread_mutex_unlock(&tc->lock);
+
+	/* Rebuilding a known table reads only what changed. */
+	if (!known && registry_tags(tc->reg, repo, NULL, 0, &page, &err) == 0)
+		out->tags = page.count;
+	cheap = known || page.count <= max_tags || !tc->warming;
+	index_page_free(&page);
+	if (!cheap) {
+		pthread_mutex_lock(&tc->lock);
+		want(tc, repo);
+		pthread_mutex_unlock(&tc->lock);
+		return false;
+	}
+
+	t = tagcache_get(tc, repo);
+	if (t)
+		tagcache_summary(tc, t, out);
+	tagcache_release(tc, t);
+	return t != NULL;
 }
 
 void tagcache_warm_start(struct tagcache *tc)

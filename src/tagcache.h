@@ -22,6 +22,7 @@
 #ifndef BERTH_TAGCACHE_H
 #define BERTH_TAGCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,17 @@ void tagcache_summary(struct tagcache *tc, const struct tag_table *t,
 		      struct tag_summary *out);
 
 /*
+ * repo's summary, if having it now is cheap: it is cached, or the
+ * repository has at most max_tags tags, or its table was built before
+ * (rebuilding reads only what changed).  Otherwise, while the background
+ * thread runs (tagcache_warm_start), asks it to work the summary out,
+ * sets only out->tags and returns false.  Also false, with nothing set,
+ * when the repository is unknown.
+ */
+bool tagcache_summary_now(struct tagcache *tc, const char *repo,
+			  size_t max_tags, struct tag_summary *out);
+
+/*
  * Reports that tag in repo was set or deleted, or with tag NULL that
  * anything else about repo changed.  Never touches storage.
  */
@@ -84,8 +96,9 @@ size_t tagcache_rows(struct tagcache *tc);
 /*
  * Every repository's name, sorted as strcmp.  A snapshot: rebuilt when
  * a change report names a repository it lacks, or with tag NULL (which
- * may remove one), and after TAGCACHE_NAMES_TTL seconds.  Release it
- * with tagcache_release_repos.
+ * may remove one), and after TAGCACHE_NAMES_TTL seconds (by the
+ * background thread when it runs, so no request waits for that).
+ * Release it with tagcache_release_repos.
  */
 const struct index_page *tagcache_repos(struct tagcache *tc);
 void tagcache_release_repos(struct tagcache *tc, const struct index_page *p);
@@ -95,7 +108,8 @@ void tagcache_release_repos(struct tagcache *tc, const struct index_page *p);
  * order, until all are done or the rows reach 80% of the bound.
  * tagcache_warm does it now and returns how many repositories it
  * visited; tagcache_warm_start does it on a background thread at low
- * priority, which tagcache_free stops.
+ * priority, which then stays to work out the summaries that
+ * tagcache_summary_now asks for, until tagcache_free stops it.
  */
 size_t tagcache_warm(struct tagcache *tc);
 void tagcache_warm_start(struct tagcache *tc);

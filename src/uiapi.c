@@ -42,6 +42,8 @@
 #define UIAPI_PAGE_MAX 500
 #define UIAPI_QUERY_MAX 255
 #define UIAPI_LOGIN_MAX 8192
+/* Repositories with more tags get their catalog summary in background. */
+#define UIAPI_INLINE_TAGS 200
 
 struct uiapi {
 	const struct config *cfg;
@@ -389,19 +391,26 @@ static json_t *namespace_json(const char *name)
 	return json_stringn(name, slash ? (size_t)(slash - name) : 0);
 }
 
+/*
+ * One catalog row.  A big repository whose summary is not cached yet
+ * (just after start) is not worked out here, which could take seconds:
+ * the row says "pending" and the cache's thread works it out, so the
+ * page stays fast and the UI asks again shortly.
+ */
 static json_t *repo_json(struct call *c, const char *name)
 {
-	const struct tag_table *t = tagcache_get(c->api->tags, name);
 	struct tag_summary s = {0, 0, META_TIME_UNKNOWN};
+	bool ready = tagcache_summary_now(c->api->tags, name,
+					  UIAPI_INLINE_TAGS, &s);
 
-	if (t)
-		tagcache_summary(c->api->tags, t, &s);
-	tagcache_release(c->api->tags, t);
-	return json_pack("{s:s, s:o, s:I, s:I, s:o}", "name", name,
+	return json_pack("{s:s, s:o, s:I, s:o, s:o, s:b}", "name", name,
 			 "namespace", namespace_json(name),
 			 "tags", (json_int_t)s.tags,
-			 "size", (json_int_t)s.size,
-			 "lastPush", time_or_null(s.last_push));
+			 "size", ready ? json_integer((json_int_t)s.size)
+				       : json_null(),
+			 "lastPush", time_or_null(ready ? s.last_push
+							: META_TIME_UNKNOWN),
+			 "pending", !ready && s.tags);
 }
 
 static void get_repositories(struct call *c)

@@ -73,6 +73,9 @@ export const app = {
 	},
 
 	refreshAccount: () => refreshInfo().then(drawAccount),
+
+	// Draws the current address again, with fresh data.
+	rerender: () => render(),
 };
 
 function loginLink() {

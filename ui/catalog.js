@@ -9,14 +9,21 @@ import {size, ago, exact} from './format.js';
 import {pager} from './pager.js';
 import {pullHost} from './actions.js';
 
+// A big repository's size and last push may still be being worked out
+// just after berth started; the page asks again shortly.
+function pending(value) {
+	return h('span', {class: 'subtle', title: 'being worked out'}, value);
+}
+
 function row(app, r) {
 	return h('tr', {},
 		h('td', {'data-label': 'Repository'},
 			app.link('/r/' + r.name, r.name)),
 		h('td', {class: 'num', 'data-label': 'Tags'}, String(r.tags)),
-		h('td', {class: 'num', 'data-label': 'Size'}, size(r.size)),
+		h('td', {class: 'num', 'data-label': 'Size'},
+			r.pending ? pending('…') : size(r.size)),
 		h('td', {'data-label': 'Last push', title: exact(r.lastPush)},
-			ago(r.lastPush)));
+			r.pending ? pending('…') : ago(r.lastPush)));
 }
 
 function table(app, repos) {
@@ -77,4 +84,11 @@ export async function catalogView(app, main, params) {
 		data.total ? groups(app, data.repositories) : empty(app, q),
 		pager(data.page, data.perPage, data.total, (p) =>
 			app.navigate('/', {...(q ? {q} : {}), page: p})));
+	if (data.repositories.some((r) => r.pending)) {
+		const here = location.href;
+		setTimeout(() => {
+			if (location.href === here)
+				app.rerender();
+		}, 1500);
+	}
 }

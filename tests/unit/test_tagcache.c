@@ -266,6 +266,39 @@ static void test_warm(void)
 	env_done(&e);
 }
 
+static void test_summary_now(void)
+{
+	struct env e;
+	struct tag_summary s = {0};
+	bool ready = false;
+
+	env_make(&e, 1000);
+	push(&e, "big", "a", "amd64", "one", NULL);
+	push(&e, "big", "b", "amd64", "two", NULL);
+	push(&e, "big", "c", "amd64", "three", NULL);
+	push(&e, "small", "a", "amd64", "one", NULL);
+
+	/* Without the thread everything is worked out in place. */
+	CHECK(tagcache_summary_now(e.tc, "big", 2, &s) && s.tags == 3);
+	CHECK(!tagcache_summary_now(e.tc, "nothing", 2, &s));
+	env_done(&e);
+
+	env_make(&e, 1000);
+	push(&e, "big", "a", "amd64", "one", NULL);
+	push(&e, "big", "b", "amd64", "two", NULL);
+	push(&e, "big", "c", "amd64", "three", NULL);
+	tagcache_warm_start(e.tc);
+	for (int i = 0; i < 500 && !ready; i++) {
+		memset(&s, 0, sizeof(s));
+		ready = tagcache_summary_now(e.tc, "big", 2, &s);
+		CHECK(s.tags == 3); /* counted even while pending */
+		if (!ready)
+			usleep(10000);
+	}
+	CHECK(ready && s.size > 0);
+	env_done(&e);
+}
+
 int main(void)
 {
 	RUN(test_rows);
@@ -274,5 +307,6 @@ int main(void)
 	RUN(test_bound);
 	RUN(test_names);
 	RUN(test_warm);
+	RUN(test_summary_now);
 	return check_done();
 }
