@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOTS 16
-#define SLOT_SIZE (256 * 1024)
+/* Pieces are gathered into large slots so the threads meet rarely: a
+ * wake-up per 64 KiB piece cost more than the copy. */
+#define SLOTS 8
+#define SLOT_SIZE (512 * 1024)
 
 struct slot {
 	char *data;
@@ -29,6 +31,8 @@ struct hash_pipe {
 	size_t head;  /* next slot to hash */
 	size_t count; /* slots queued and not yet hashed */
 	bool done;
+	bool waiting; /* the worker sleeps for a slot */
+	struct slot *filling; /* the producer's slot, not yet queued */
 };
 
 static void *run(void *arg)
@@ -39,8 +43,11 @@ static void *run(void *arg)
 	for (;;) {
 		struct slot *s;
 
-		while (p->count == 0 && !p->done)
+		while (p->count == 0 && !p->done) {
+			p->waiting = true;
 			pthread_cond_wait(&p->filled, &p->lock);
+			p->waiting = false;
+		}
 		if (p->count == 0)
 			break;
 		s = &p->slots[p->head];
@@ -52,8 +59,8 @@ static void *run(void *arg)
 		pthread_mutex_lock(&p->lock);
 
 		p->head = (p->head + 1) % SLOTS;
-		p->count--;
-		pthread_cond_signal(&p->emptied);
+		if (p->count-- == SLOTS)
+			pthread_cond_signal(&p->emptied);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -79,28 +86,49 @@ struct hash_pipe *hash_pipe_start(struct hasher *h)
 	return p;
 }
 
+/* Queues the slot being filled and wakes the worker if it sleeps. */
+static void publish(struct hash_pipe *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->count++;
+	if (p->waiting)
+		pthread_cond_signal(&p->filled);
+	pthread_mutex_unlock(&p->lock);
+	p->filling = NULL;
+}
+
+/* Takes the next free slot, waiting while every slot is queued. */
+static struct slot *next_free(struct hash_pipe *p)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&p->lock);
+	while (p->count == SLOTS)
+		pthread_cond_wait(&p->emptied, &p->lock);
+	s = &p->slots[(p->head + p->count) % SLOTS];
+	pthread_mutex_unlock(&p->lock);
+
+	/* The slot is the producer's until it is counted. */
+	s->len = 0;
+	return s;
+}
+
 void hash_pipe_push(struct hash_pipe *p, const void *data, size_t len)
 {
 	const char *in = data;
 
 	while (len) {
-		size_t n = len < SLOT_SIZE ? len : SLOT_SIZE;
-		struct slot *s;
+		size_t n;
 
-		pthread_mutex_lock(&p->lock);
-		while (p->count == SLOTS)
-			pthread_cond_wait(&p->emptied, &p->lock);
-		s = &p->slots[(p->head + p->count) % SLOTS];
-		pthread_mutex_unlock(&p->lock);
-
-		/* The slot is free until it is counted, so copy unlocked. */
-		memcpy(s->data, in, n);
-		s->len = n;
-
-		pthread_mutex_lock(&p->lock);
-		p->count++;
-		pthread_cond_signal(&p->filled);
-		pthread_mutex_unlock(&p->lock);
+		if (!p->filling)
+			p->filling = next_free(p);
+		n = SLOT_SIZE - p->filling->len;
+		if (n > len)
+			n = len;
+		memcpy(p->filling->data + p->filling->len, in, n);
+		p->filling->len += n;
+		if (p->filling->len == SLOT_SIZE)
+			publish(p);
 		in += n;
 		len -= n;
 	}
@@ -108,6 +136,8 @@ void hash_pipe_push(struct hash_pipe *p, const void *data, size_t len)
 
 void hash_pipe_finish(struct hash_pipe *p)
 {
+	if (p->filling && p->filling->len)
+		publish(p);
 	pthread_mutex_lock(&p->lock);
 	p->done = true;
 	pthread_cond_signal(&p->filled);
