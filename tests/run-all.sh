@@ -89,6 +89,7 @@ run_suite install "" 300 tests/install/test_install.sh
 BERTH=./berth run_suite hardening "" 1200 python3 tests/hardening/run.py
 BERTH=./berth run_suite access "" 1500 tests/access/run.sh
 BERTH=./berth run_suite ops "" 1200 python3 tests/ops/run.py
+BERTH=./berth run_suite browser "" 600 node tests/browser/ui.mjs
 
 # The black-box suite reads berth's stderr for sanitizer reports and
 # fails the test during which one appeared, so reports stay on stderr.
@@ -97,6 +98,8 @@ export UBSAN_OPTIONS=$SAN_UBSAN_OPTIONS
 run_units build-san "san:"
 BERTH=build-san/berth run_suite blackbox "san:" "$BLACKBOX_LIMIT" \
 	python3 tests/blackbox/run.py
+BERTH=build-san/berth run_suite browser "san:" 900 \
+	node tests/browser/ui.mjs
 
 passed=$(grep -c '^PASS ' "$LOG")
 failed=$(grep -c '^FAIL ' "$LOG")

@@ -10,7 +10,8 @@
 // an SBOM referrer, tags sharing digests, 30 tags with shuffled dates.
 // "open" has no logins, deleting off, REGISTRY_TITLE set and http.prefix
 // /reg.  Prints "PASS browser:<name>" or "FAIL browser:<name>" per test
-// and saves screenshots in tests/artifacts/screenshots/.
+// and saves screenshots in tests/artifacts/screenshots/; KEEP=1 keeps
+// the scratch directory with berth's logs.
 
 import * as H from './lib/harness.mjs';
 import * as O from './lib/oci.mjs';
@@ -510,7 +511,7 @@ async function main() {
 	} finally {
 		if (ctx)
 			await ctx.close().catch(() => {});
-		await H.cleanup(process.env.KEEP === '1');
+		failed += await H.cleanup(process.env.KEEP === '1');
 	}
 	process.exit(failed ? 1 : 0);
 }

@@ -155,11 +155,28 @@ export async function run(tests, page, limitMs) {
 	return failed;
 }
 
+const SANITIZER = /ERROR: (Address|Leak)Sanitizer|runtime error:/;
+
+// Stops every berth and removes the scratch directory (unless keep).  A
+// sanitizer report in a berth's log is a failure of its own, printed as
+// "FAIL browser:sanitizer_<server>"; resolves to how many there were.
 export async function cleanup(keep) {
-	for (const s of servers)
+	let failed = 0;
+
+	for (const s of servers) {
 		await stopBerth(s).catch(() => {});
+		const log = fs.existsSync(s.log) ?
+			fs.readFileSync(s.log, 'utf8') : '';
+		if (!SANITIZER.test(log))
+			continue;
+		failed++;
+		console.log(log.split('\n').filter((l) => l).slice(-40)
+			.map((l) => '  ' + l).join('\n'));
+		console.log(`FAIL browser:sanitizer_${s.name}`);
+	}
 	if (!keep)
 		fs.rmSync(work, { recursive: true, force: true });
+	return failed;
 }
 
 export function check(cond, message) {
