@@ -1800,7 +1800,8 @@ static const char *const storage_params[] = {
  * replaces its "storage.NAME" row in config_keys[] with rows for its
  * parameters (storage.s3.bucket, ...).
  */
-static const char *const storage_drivers[] = {"filesystem", NULL};
+static const char *const storage_drivers[] = {"filesystem", "s3",
+						     NULL};
 
 /*
  * Picks the driver: the one storage key that is not a storage_params
@@ -1849,6 +1850,8 @@ static const char *const tls_versions[] = {"tls1.2", "tls1.3", NULL};
 static const char *const ui_delete_choices[] = {"auto", "true", "false",
 						NULL};
 static const struct int_range maxthreads_range = {25, INT_MAX};
+/* S3 refuses parts under 5 MiB but the last. */
+static const struct int_range s3_chunksize_range = {5 << 20, INT_MAX};
 static const struct int_range connections_range = {1, 100000};
 static const struct int_range rate_range = {0, 1000000};
 static const int positive = 1;
@@ -1918,7 +1921,21 @@ static const struct config_key config_keys[] = {
 	KEY_ARG("storage.filesystem.maxthreads", type_int, fs_maxthreads,
 		"100", &maxthreads_range),
 	NOKEY("storage.inmemory", type_driver, NULL),
-	NOKEY("storage.s3", type_driver, NULL),
+	KEY("storage.s3.accesskey", type_string, s3_accesskey, ""),
+	KEY("storage.s3.secretkey", type_string, s3_secretkey, ""),
+	KEY("storage.s3.region", type_string, s3_region, ""),
+	KEY("storage.s3.regionendpoint", type_string, s3_regionendpoint, ""),
+	KEY("storage.s3.bucket", type_string, s3_bucket, ""),
+	KEY("storage.s3.rootdirectory", type_string, s3_rootdirectory, ""),
+	KEY("storage.s3.secure", type_bool, s3_secure, "true"),
+	KEY("storage.s3.v4auth", type_bool, s3_v4auth, "true"),
+	KEY_ARG("storage.s3.chunksize", type_int, s3_chunksize, "10485760",
+		&s3_chunksize_range),
+	KEY("storage.s3.encrypt", type_bool, s3_encrypt, "false"),
+	KEY("storage.s3.storageclass", type_string, s3_storageclass,
+	    "STANDARD"),
+	KEY("storage.s3.forcepathstyle", type_bool, s3_forcepathstyle,
+	    "false"),
 	NOKEY("storage.azure", type_driver, NULL),
 	NOKEY("storage.gcs", type_driver, NULL),
 	NOKEY("storage.swift", type_driver, NULL),

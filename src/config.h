@@ -100,6 +100,19 @@ struct config {
 	char *storage_driver;     /* "filesystem" */
 	char *fs_rootdirectory;   /* default /var/lib/registry */
 	int fs_maxthreads;        /* default 100, at least 25 */
+	/* storage.s3.*, registry:2's keys; see docs/configuration.md. */
+	char *s3_accesskey;
+	char *s3_secretkey;
+	char *s3_region;
+	char *s3_regionendpoint;  /* "" for AWS itself */
+	char *s3_bucket;
+	char *s3_rootdirectory;
+	char *s3_storageclass;    /* default STANDARD; NONE sends none */
+	bool s3_secure;           /* default true */
+	bool s3_v4auth;           /* default true; false is refused */
+	bool s3_encrypt;          /* default false */
+	bool s3_forcepathstyle;   /* default false */
+	int s3_chunksize;         /* default 10 MiB, at least 5 MiB */
 	bool delete_enabled;      /* storage.delete.enabled, default false */
 	bool readonly;            /* storage.maintenance.readonly.enabled */
 	bool uploadpurging_enabled;        /* default true */

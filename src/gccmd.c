@@ -165,14 +165,14 @@ static int collect(const struct gccmd *c, const struct config *cfg)
 	struct store *st = NULL;
 	struct gc_options o;
 	struct gc_stats s;
+	char msg[512];
 	int err, rc = 1;
 
 	if (options(c, cfg, &o, &rt) < 0)
 		goto out;
-	err = store_fs_open(cfg->fs_rootdirectory, &st);
+	err = store_open(cfg, &st, msg, sizeof(msg));
 	if (err) {
-		fprintf(stderr, "berth: cannot open storage %s: %s\n",
-			cfg->fs_rootdirectory, store_strerror(err));
+		fprintf(stderr, "berth: %s\n", msg);
 		goto out;
 	}
 	err = gc_run(st, &o, &s);

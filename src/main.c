@@ -138,10 +138,10 @@ static int server_open(struct server *s)
 	char err[512];
 	int e;
 
-	e = store_fs_open(s->cfg->fs_rootdirectory, &s->store);
+	e = store_open(s->cfg, &s->store, err, sizeof(err));
 	if (e) {
-		log_error("cannot open storage root=%s err=\"%s\"",
-			  s->cfg->fs_rootdirectory, store_strerror(e));
+		log_error("cannot open storage driver=%s reason=\"%s\"",
+			  s->cfg->storage_driver, err);
 		return -1;
 	}
 	s->access = access_open(s->cfg, err, sizeof(err));

@@ -351,8 +351,10 @@ static size_t s3_on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct s3_sink *s = arg;
 	size_t len = size * n;
+	/* An error's body is read whatever the caller's limit. */
+	size_t max = s->resp->status >= 300 ? 64 * 1024 : s->max;
 
-	if (s->resp->body.len + len > s->max) {
+	if (s->resp->body.len + len > max) {
 		s->too_big = true;
 		return 0;
 	}
@@ -388,7 +390,10 @@ static size_t s3_on_header(char *line, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	char v[128];
 
-	if (s3_header_value(line, len, "Content-Length", v, sizeof(v)))
+	if (len > 9 && !strncmp(line, "HTTP/", 5) && strchr(line, ' ')) {
+		r->status = strtol(strchr(line, ' ') + 1, NULL, 10);
+		r->length = 0;
+	} else if (s3_header_value(line, len, "Content-Length", v, sizeof(v)))
 		r->length = strtoull(v, NULL, 10);
 	else if (s3_header_value(line, len, "ETag", v, sizeof(v)))
 		memcpy(r->etag, v, sizeof(r->etag));

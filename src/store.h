@@ -106,6 +106,16 @@ struct store_writer {
 /* Opens the filesystem backend rooted at dir, creating dir if needed. */
 int store_fs_open(const char *dir, struct store **out);
 
+struct config;
+
+/*
+ * Opens the backend cfg's storage section names (filesystem or s3).
+ * Returns 0 with *out set, freed with its close op, or a negative errno
+ * with a message for an operator in err.
+ */
+int store_open(const struct config *cfg, struct store **out, char *err,
+	       size_t errlen);
+
 static inline long store_read(struct store_reader *r, void *buf, size_t len)
 {
 	return r->ops->read(r, buf, len);

@@ -387,18 +387,39 @@ static void test_drivers(void)
 	char *bucket[] = {"REGISTRY_STORAGE_S3_BUCKET=b", NULL};
 	char err[ERRLEN];
 
-	CHECK(parse("", s3, err) == NULL);
-	CHECK_STR(err, "storage: driver \"s3\" is not supported by this "
-		  "build");
+	char *s3env[] = {
+		"REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:9",
+		"REGISTRY_STORAGE_S3_CHUNKSIZE=6291456",
+		"REGISTRY_STORAGE_S3_FORCEPATHSTYLE=true", NULL};
+	struct config *c;
+
+	c = parse("", s3, err);
+	CHECK(c && !strcmp(c->storage_driver, "s3"));
+	CHECK(c && c->s3_secure && c->s3_v4auth && !c->s3_encrypt &&
+	      c->s3_chunksize == 10 << 20 && !c->s3_forcepathstyle);
+	CHECK(c && !strcmp(c->s3_storageclass, "STANDARD"));
+	config_free(c);
+
+	c = parse("storage:\n  s3:\n    bucket: b\n    region: r\n"
+		  "    rootdirectory: /reg\n", s3env, err);
+	CHECK(c && !strcmp(c->s3_bucket, "b") && !strcmp(c->s3_region, "r"));
+	CHECK(c && !strcmp(c->s3_rootdirectory, "/reg"));
+	CHECK(c && !strcmp(c->s3_regionendpoint, "http://127.0.0.1:9"));
+	CHECK(c && c->s3_chunksize == 6 << 20 && c->s3_forcepathstyle);
+	config_free(c);
+
+	CHECK(parse("storage:\n  s3:\n    chunksize: 1000\n", NULL, err) ==
+	      NULL);
+	CHECK(strstr(err, "storage.s3.chunksize") != NULL);
 
 	CHECK(parse("storage: inmemory\n", NULL, err) == NULL);
 	CHECK_STR(err, "storage: driver \"inmemory\" is not supported by "
 		  "this build");
 
-	CHECK(parse("storage:\n  s3:\n    bucket: b\n  delete:\n"
+	CHECK(parse("storage:\n  azure:\n    container: b\n  delete:\n"
 		    "    enabled: true\n", NULL, err) == NULL);
-	CHECK_STR(err, "storage: driver \"s3\" is not supported by this "
-		  "build");
+	CHECK_STR(err, "storage: driver \"azure\" is not supported by "
+		  "this build");
 
 	CHECK(parse("storage:\n  filesystem:\n    rootdirectory: /a\n",
 		    bucket, err) == NULL);
