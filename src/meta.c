@@ -31,13 +31,13 @@
 #define META_DEPTH_MAX 3
 
 struct entry {
-	struct meta m;		/* first: a meta pointer is an entry pointer */
-	unsigned refs;		/* under the cache lock */
-	size_t cost;		/* estimated bytes */
-	bool cached;		/* still in the table */
-	struct entry *next;	/* hash chain */
-	struct entry *lprev, *lnext;	/* LRU list, newest first */
-	struct buf strings;	/* os, arch, media types... */
+	struct meta m;		     /* first, so a meta is its entry */
+	unsigned refs;		     /* under the cache lock */
+	size_t cost;		     /* estimated bytes */
+	bool cached;		     /* still in the table */
+	struct entry *next;	     /* hash chain */
+	struct entry *lprev, *lnext; /* LRU list, newest first */
+	struct buf strings;	     /* os, arch, media types... */
 	struct meta_platform *platforms;
 	struct meta_blob *blobs;
 };
@@ -50,7 +50,7 @@ struct meta_cache {
 	size_t count;
 	size_t bytes;
 	size_t max_bytes;
-	struct entry lru;	/* sentinel: lru.lnext newest, lru.lprev oldest */
+	struct entry lru; /* sentinel: lnext newest, lprev oldest */
 };
 
 bool meta_is_image_config(const char *media_type)
@@ -197,8 +197,7 @@ static uint64_t blobs_distinct(struct meta_blob *v, size_t *n)
 	return total;
 }
 
-static void blobs_add(struct entry *e, size_t *cap, uint64_t key,
-		      uint64_t size)
+static void blobs_add(struct entry *e, size_t *cap, uint64_t key, uint64_t size)
 {
 	if (e->m.nblobs == *cap) {
 		*cap = *cap ? *cap * 2 : 16;
@@ -246,8 +245,8 @@ static void image_config(struct meta_cache *mc, struct build *b,
 			 const struct manifest_ref *config)
 {
 	const char *created;
-	json_t *cfg = meta_load_json(mc->st, &config->digest, META_CONFIG_MAX,
-				     NULL);
+	json_t *cfg =
+		meta_load_json(mc->st, &config->digest, META_CONFIG_MAX, NULL);
 	int64_t t = META_TIME_UNKNOWN;
 
 	if (!cfg)
@@ -272,8 +271,8 @@ static void artifact_created(struct build *b, const struct manifest *m)
 	if (!m->annotations_json)
 		return;
 	ann = json_loads(m->annotations_json, 0, NULL);
-	s = json_string_value(json_object_get(ann,
-		"org.opencontainers.image.created"));
+	s = json_string_value(
+		json_object_get(ann, "org.opencontainers.image.created"));
 	if (s && !meta_parse_time(s, &t))
 		b->e->m.created = t;
 	json_decref(ann);
@@ -295,8 +294,7 @@ static void build_image(struct meta_cache *mc, struct build *b,
 	if (config && meta_is_image_config(config->media_type) &&
 	    !m->has_subject) {
 		image_config(mc, b, config);
-		if (m->artifact_type &&
-		    meta_is_image_config(m->artifact_type))
+		if (m->artifact_type && meta_is_image_config(m->artifact_type))
 			return;
 	} else {
 		artifact_created(b, m);
@@ -324,8 +322,8 @@ static bool is_attestation(json_t *desc)
 }
 
 /* Adds one child of an index: its blobs, and its platforms. */
-static void index_child(struct meta_cache *mc, struct build *b,
-			json_t *desc, const struct meta *c)
+static void index_child(struct meta_cache *mc, struct build *b, json_t *desc,
+			const struct meta *c)
 {
 	json_t *plat = json_object_get(desc, "platform");
 
@@ -338,8 +336,8 @@ static void index_child(struct meta_cache *mc, struct build *b,
 		for (size_t i = 0; i < c->nplatforms; i++) {
 			const struct meta_platform *p = &c->platforms[i];
 
-			add_platform(b, p->os, p->arch, p->variant,
-				     &p->digest, p->size, p->created);
+			add_platform(b, p->os, p->arch, p->variant, &p->digest,
+				     p->size, p->created);
 		}
 		return;
 	}

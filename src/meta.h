@@ -33,17 +33,17 @@ enum meta_kind { META_IMAGE, META_INDEX };
 
 /* One runnable image: an image manifest, or one child of an index. */
 struct meta_platform {
-	const char *os;		/* "" when unknown */
+	const char *os; /* "" when unknown */
 	const char *arch;
-	const char *variant;	/* "" when none */
-	struct digest digest;	/* the image manifest */
-	uint64_t size;		/* compressed: config and layers */
-	int64_t created;	/* seconds since the epoch, or unknown */
+	const char *variant;  /* "" when none */
+	struct digest digest; /* the image manifest */
+	uint64_t size;	      /* compressed: config and layers */
+	int64_t created;      /* seconds since the epoch, or unknown */
 };
 
 /* A blob, for adding up sizes without counting shared layers twice. */
 struct meta_blob {
-	uint64_t key;		/* the first 64 bits of its digest */
+	uint64_t key; /* the first 64 bits of its digest */
 	uint64_t size;
 };
 
@@ -51,13 +51,14 @@ struct meta {
 	struct digest digest;
 	enum meta_kind kind;
 	const char *media_type;
-	const char *artifact_type;	/* NULL for container images */
-	bool has_subject;		/* a referrer of another manifest */
-	uint64_t size;		/* distinct blobs of every platform */
-	int64_t created;	/* the newest platform's, or unknown */
-	const struct meta_platform *platforms;	/* attestations left out */
+	const char *artifact_type; /* NULL for container images */
+	bool has_subject;	   /* a referrer of another manifest */
+	uint64_t size;		   /* distinct blobs of every platform */
+	int64_t created;	   /* the newest platform's, or unknown */
+	/* Runnable platforms; attestations are left out. */
+	const struct meta_platform *platforms;
 	size_t nplatforms;
-	const struct meta_blob *blobs;	/* sorted by key, distinct */
+	const struct meta_blob *blobs; /* sorted by key, distinct */
 	size_t nblobs;
 };
 

@@ -24,7 +24,7 @@
 #define SESSION_KEY_LEN 32
 
 struct session {
-	unsigned char key[SESSION_KEY_LEN];	/* SHA-256 of the token */
+	unsigned char key[SESSION_KEY_LEN]; /* SHA-256 of the token */
 	char csrf[SESSION_TOKEN_HEX + 1];
 	char *user;
 	int64_t started;
@@ -228,8 +228,7 @@ static struct session **lookup(struct sessions *s, const char *token)
 	int64_t now = s->now();
 
 	token_key(token, SESSION_TOKEN_HEX, key);
-	for (link = &s->buckets[bucket_of(key)]; *link;
-	     link = &(*link)->next) {
+	for (link = &s->buckets[bucket_of(key)]; *link; link = &(*link)->next) {
 		if (memcmp((*link)->key, key, SESSION_KEY_LEN))
 			continue;
 		if (expired(*link, now)) {
@@ -293,8 +292,7 @@ static bool is_safe(const char *method)
 }
 
 char *session_user(struct sessions *s, const char *cookie_header,
-		   const char *method, const char *csrf_header,
-		   bool *csrf_ok)
+		   const char *method, const char *csrf_header, bool *csrf_ok)
 {
 	char csrf[SESSION_TOKEN_HEX + 1];
 	char *user = session_find(s, cookie_header, csrf);
@@ -303,8 +301,7 @@ char *session_user(struct sessions *s, const char *cookie_header,
 	if (user && !is_safe(method)) {
 		*csrf_ok = csrf_header &&
 			   strlen(csrf_header) == SESSION_TOKEN_HEX &&
-			   !CRYPTO_memcmp(csrf_header, csrf,
-					  SESSION_TOKEN_HEX);
+			   !CRYPTO_memcmp(csrf_header, csrf, SESSION_TOKEN_HEX);
 		if (!*csrf_ok) {
 			free(user);
 			user = NULL;
@@ -314,12 +311,11 @@ char *session_user(struct sessions *s, const char *cookie_header,
 	return user;
 }
 
-enum access_verdict session_access_check(struct sessions *s,
-					 struct access *a,
+enum access_verdict session_access_check(struct sessions *s, struct access *a,
 					 struct http_request *req,
 					 const char *repo,
-					 enum access_action action,
-					 char **user, unsigned *retry_after)
+					 enum access_action action, char **user,
+					 unsigned *retry_after)
 {
 	const char *authz = http_header(req, "Authorization");
 	const char *cookie = http_header(req, "Cookie");
@@ -339,8 +335,8 @@ enum access_verdict session_access_check(struct sessions *s,
 		return access_may(a, name, repo, action) ? ACCESS_OK
 							 : ACCESS_DENIED;
 	if (!csrf_ok) {
-		log_warn("session request without its csrf token client=%s "
-			 "method=%s", client, http_method(req));
+		log_warn("bad csrf token client=%s method=%s", client,
+			 http_method(req));
 		return ACCESS_DENIED;
 	}
 	return access_check(a, NULL, client, repo, action, user, retry_after);

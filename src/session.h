@@ -23,10 +23,10 @@
 #include <stdint.h>
 
 #define SESSION_COOKIE "berth_session"
-#define SESSION_TOKEN_HEX 64	/* both tokens: 32 random bytes in hex */
+#define SESSION_TOKEN_HEX 64 /* both tokens: 32 random bytes in hex */
 #define SESSION_IDLE_SECONDS (12 * 3600)
 #define SESSION_MAX_SECONDS (7 * 24 * 3600)
-#define SESSION_MAX_COUNT 10000	/* the least recently used go first */
+#define SESSION_MAX_COUNT 10000 /* the least recently used go first */
 #define SESSION_CSRF_HEADER "X-CSRF-Token"
 
 struct http_request;
@@ -64,8 +64,7 @@ char *session_find(struct sessions *s, const char *cookie_header,
  * *csrf_ok is false only in that last case.
  */
 char *session_user(struct sessions *s, const char *cookie_header,
-		   const char *method, const char *csrf_header,
-		   bool *csrf_ok);
+		   const char *method, const char *csrf_header, bool *csrf_ok);
 
 /* Ends the session the Cookie header names, if any. */
 void session_end(struct sessions *s, const char *cookie_header);
@@ -79,11 +78,10 @@ void session_end(struct sessions *s, const char *cookie_header);
  * and without a session the request is anonymous.  Same arguments and
  * results as access_check.
  */
-enum access_verdict session_access_check(struct sessions *s,
-					 struct access *a,
+enum access_verdict session_access_check(struct sessions *s, struct access *a,
 					 struct http_request *req,
 					 const char *repo,
-					 enum access_action action,
-					 char **user, unsigned *retry_after);
+					 enum access_action action, char **user,
+					 unsigned *retry_after);
 
 #endif

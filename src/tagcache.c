@@ -36,29 +36,29 @@
 #define TAGCACHE_WANTED_MAX 64
 
 struct table {
-	struct tag_table t;	/* first: a tag_table pointer is a table */
-	unsigned refs;		/* under the cache lock */
+	struct tag_table t; /* first: a tag_table pointer is a table */
+	unsigned refs;	    /* under the cache lock */
 	struct tag_row *rows;
-	char *names;		/* every row's name, NUL-separated */
+	char *names; /* every row's name, NUL-separated */
 	bool summarized;
 	struct tag_summary summary;
 };
 
 struct repo_entry {
 	char *name;
-	struct table *table;	/* NULL until first built */
-	char **changed;		/* tags reported since the table */
+	struct table *table; /* NULL until first built */
+	char **changed;	     /* tags reported since the table */
 	size_t nchanged;
 	bool all_changed;
 	uint64_t gen;
 	unsigned pins;
 	struct repo_entry *hnext;
-	struct repo_entry *lprev, *lnext;	/* LRU list, newest first */
+	struct repo_entry *lprev, *lnext; /* LRU list, newest first */
 };
 
 /* A snapshot of the repository names. */
 struct names {
-	struct index_page page;	/* first: the page pointer is the snapshot */
+	struct index_page page; /* first, so a page is its snapshot */
 	unsigned refs;		/* under the cache lock */
 	int64_t built;
 };
@@ -70,17 +70,17 @@ struct tagcache {
 	pthread_mutex_t lock;
 	struct repo_entry *buckets[TAGCACHE_BUCKETS];
 	struct repo_entry lru;
-	size_t rows;		/* in every entry's table */
-	uint64_t clock;		/* generations */
+	size_t rows;	/* in every entry's table */
+	uint64_t clock; /* generations */
 
-	struct names *names;	/* NULL until first asked for */
-	uint64_t names_gen;	/* bumped when the names may be stale */
-	uint64_t names_built_gen;	/* names_gen when names was built */
+	struct names *names;	  /* NULL until first asked for */
+	uint64_t names_gen;	  /* bumped when the names may be stale */
+	uint64_t names_built_gen; /* names_gen when names was built */
 
 	pthread_t warmer;
 	bool warming;
 	atomic_bool stop;
-	pthread_cond_t wake;	/* with lock: a repository is wanted */
+	pthread_cond_t wake; /* with lock: a repository is wanted */
 	char *wanted[TAGCACHE_WANTED_MAX];
 	size_t nwanted;
 };
@@ -258,7 +258,7 @@ static int read_row(struct store *st, const char *repo, const char *tag,
 {
 	char *key = layout_tag_current(repo, tag);
 	struct buf b = BUF_INIT;
-	struct store_stat sst;
+	struct store_stat sst = {0};
 	int err = st->ops->get(st, key, DIGEST_MAX_STR + 16, &b);
 
 	if (!err && digest_parse(b.data ? b.data : "", &row->digest))
@@ -317,7 +317,7 @@ static struct table *build(struct tagcache *tc, const char *repo,
 		    !is_changed(p->changed, p->nchanged, tag))
 			*row = p->old->rows[j];
 		else if (read_row(st, repo, tag, row))
-			continue;	/* deleted meanwhile */
+			continue; /* deleted meanwhile */
 		offsets[n++] = names.len;
 		buf_add(&names, tag, strlen(tag) + 1);
 	}
@@ -353,8 +353,8 @@ static void pending_free(struct pending *p)
 }
 
 /* Puts t in e, unless e changed since gen; under the lock. */
-static void install(struct tagcache *tc, struct repo_entry *e,
-		    struct table *t, uint64_t gen)
+static void install(struct tagcache *tc, struct repo_entry *e, struct table *t,
+		    uint64_t gen)
 {
 	if (e->gen == gen)
 		changed_clear(e);
@@ -433,8 +433,7 @@ static bool names_have(const struct names *n, const char *repo)
 	return false;
 }
 
-void tagcache_changed(struct tagcache *tc, const char *repo,
-		      const char *tag)
+void tagcache_changed(struct tagcache *tc, const char *repo, const char *tag)
 {
 	struct repo_entry *e;
 
@@ -447,8 +446,9 @@ void tagcache_changed(struct tagcache *tc, const char *repo,
 		if (!tag || e->nchanged >= 64) {
 			e->all_changed = true;
 		} else if (!is_changed(e->changed, e->nchanged, tag)) {
-			e->changed = xrealloc(e->changed, (e->nchanged + 1) *
-						  sizeof(*e->changed));
+			e->changed = xrealloc(e->changed,
+					      (e->nchanged + 1) *
+						      sizeof(*e->changed));
 			e->changed[e->nchanged++] = xstrdup(tag);
 		}
 	}
@@ -702,8 +702,7 @@ bool tagcache_summary_now(struct tagcache *tc, const char *repo,
 	pthread_mutex_lock(&tc->lock);
 	e = find(tc, repo);
 	known = e && e->table;
-	if (known && !e->all_changed && !e->nchanged &&
-	    e->table->summarized) {
+	if (known && !e->all_changed && !e->nchanged && e->table->summarized) {
 		*out = e->table->summary;
 		pthread_mutex_unlock(&tc->lock);
 		return true;

@@ -37,20 +37,20 @@ struct tagcache;
 struct tag_row {
 	const char *name;
 	struct digest digest;
-	int64_t pushed;		/* when the tag last changed (its link) */
+	int64_t pushed; /* when the tag last changed */
 };
 
 /* One repository's tags at one moment; immutable. */
 struct tag_table {
 	size_t count;
-	const struct tag_row *rows;	/* sorted by name, as strcmp */
+	const struct tag_row *rows; /* sorted by name, as strcmp */
 };
 
 /* What the catalog shows of a repository. */
 struct tag_summary {
 	size_t tags;
-	uint64_t size;		/* distinct blobs of every tagged manifest */
-	int64_t last_push;	/* the newest tag's push, or INT64_MIN */
+	uint64_t size;	   /* distinct blobs of all tagged */
+	int64_t last_push; /* the newest tag's push, or INT64_MIN */
 };
 
 /* A cache over reg (not owned) using mc (not owned) for sizes. */
@@ -84,8 +84,7 @@ bool tagcache_summary_now(struct tagcache *tc, const char *repo,
  * Reports that tag in repo was set or deleted, or with tag NULL that
  * anything else about repo changed.  Never touches storage.
  */
-void tagcache_changed(struct tagcache *tc, const char *repo,
-		      const char *tag);
+void tagcache_changed(struct tagcache *tc, const char *repo, const char *tag);
 
 /* Rows held now, for tests. */
 size_t tagcache_rows(struct tagcache *tc);

@@ -38,15 +38,15 @@ struct ui_file {
 	const char *type;
 	const char *data;
 	size_t len;
-	char etag[UI_ETAG_HEX + 3];	/* quoted */
+	char etag[UI_ETAG_HEX + 3]; /* quoted */
 };
 
 struct ui {
 	const struct config *cfg;
 	struct uiapi *api;
-	struct ui_file *files;		/* in ui_assets[] order: sorted */
+	struct ui_file *files; /* in ui_assets[] order: sorted */
 	size_t nfiles;
-	struct ui_file page;		/* index.html, rendered */
+	struct ui_file page; /* index.html, rendered */
 	char *page_data;
 };
 
@@ -92,12 +92,23 @@ static void add_escaped(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '&': buf_adds(b, "&amp;"); break;
-		case '<': buf_adds(b, "&lt;"); break;
-		case '>': buf_adds(b, "&gt;"); break;
-		case '"': buf_adds(b, "&quot;"); break;
-		case '\'': buf_adds(b, "&#39;"); break;
-		default: buf_add(b, s, 1);
+		case '&':
+			buf_adds(b, "&amp;");
+			break;
+		case '<':
+			buf_adds(b, "&lt;");
+			break;
+		case '>':
+			buf_adds(b, "&gt;");
+			break;
+		case '"':
+			buf_adds(b, "&quot;");
+			break;
+		case '\'':
+			buf_adds(b, "&#39;");
+			break;
+		default:
+			buf_add(b, s, 1);
 		}
 	}
 }
@@ -116,8 +127,8 @@ const char *ui_title(const struct config *cfg)
  * Fills the page template: {{BASE}} becomes the prefix with a trailing
  * '/', {{TITLE}} the escaped title.  Other text is copied as it is.
  */
-static char *render_page(const struct config *cfg, const char *tmpl,
-			 size_t len, size_t *out_len)
+static char *render_page(const struct config *cfg, const char *tmpl, size_t len,
+			 size_t *out_len)
 {
 	const char *prefix = cfg->http_prefix ? cfg->http_prefix : "";
 	const char *end = tmpl + len, *p = tmpl;
@@ -305,8 +316,7 @@ static void serve_static(struct ui *ui, struct http_request *req,
 	send_file(req, &ui->page, is_page_route(path) ? 200 : 404);
 }
 
-void ui_handle(struct ui *ui, struct http_request *req,
-	       struct access *access)
+void ui_handle(struct ui *ui, struct http_request *req, struct access *access)
 {
 	const char *path = below_prefix(ui, http_path(req));
 	const char *method = http_method(req);

@@ -34,8 +34,7 @@ void ui_free(struct ui *ui);
  * start with /v2.  access is the access control in force for this
  * request (not owned).  Sends exactly one response.
  */
-void ui_handle(struct ui *ui, struct http_request *req,
-	       struct access *access);
+void ui_handle(struct ui *ui, struct http_request *req, struct access *access);
 
 /*
  * Tells the UI's caches that a repository changed: tag was set or

@@ -11,8 +11,8 @@
 #include <stddef.h>
 
 struct ui_asset {
-	const char *name;	/* path below ui/, e.g. "app.js" */
-	const char *data;	/* the file's bytes (not NUL-terminated) */
+	const char *name; /* path below ui/, e.g. "app.js" */
+	const char *data; /* the file's bytes (not NUL-terminated) */
 	size_t len;
 };
 

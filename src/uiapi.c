@@ -58,7 +58,7 @@ struct call {
 	struct uiapi *api;
 	struct http_request *req;
 	struct access *access;
-	char *user;		/* NULL for anonymous */
+	char *user; /* NULL for anonymous */
 };
 
 struct uiapi *uiapi_new(const struct config *cfg, struct registry *reg,
@@ -102,8 +102,8 @@ static struct http_response *response(int status)
 }
 
 /* Sends body (taking it) with res, which has its status and headers. */
-static void send_json_with(struct http_request *req,
-			   struct http_response *res, json_t *body)
+static void send_json_with(struct http_request *req, struct http_response *res,
+			   json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
 
@@ -119,18 +119,28 @@ static void send_json(struct http_request *req, int status, json_t *body)
 	send_json_with(req, response(status), body);
 }
 
-static void send_error(struct http_request *req, int status,
-		       const char *code, const char *message)
+static void send_error(struct http_request *req, int status, const char *code,
+		       const char *message)
 {
 	send_json(req, status,
 		  json_pack("{s:s, s:s}", "error", message, "code", code));
 }
 
-static void send_reg_error(struct http_request *req,
-			   const struct reg_error *e)
+static void send_reg_error(struct http_request *req, const struct reg_error *e)
 {
 	send_error(req, reg_code_status(e->code), reg_code_name(e->code),
 		   e->message);
+}
+
+/* Sets key in obj to v, taking v: one field a line, in builders below. */
+static void put(json_t *obj, const char *key, json_t *v)
+{
+	json_object_set_new(obj, key, v);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
 }
 
 static json_t *time_or_null(int64_t t)
@@ -152,9 +162,10 @@ static void send_throttled(struct http_request *req, unsigned retry)
 
 	snprintf(seconds, sizeof(seconds), "%u", retry);
 	http_response_header(res, "Retry-After", seconds);
-	send_json_with(req, res, json_pack("{s:s, s:s}", "error",
-		"too many failed logins; wait and try again",
-		"code", "TOOMANYREQUESTS"));
+	send_json_with(req, res,
+		       json_pack("{s:s, s:s}", "error",
+				 "too many failed logins; wait and try again",
+				 "code", "TOOMANYREQUESTS"));
 }
 
 /*
@@ -221,11 +232,15 @@ static bool require_pull(const struct call *c, const char *repo)
 
 static json_t *permissions_json(const struct call *c, const char *repo)
 {
-	return json_pack("{s:b, s:b, s:b}",
-		"pull", may(c, repo, ACCESS_PULL),
-		"push", !c->api->cfg->readonly && may(c, repo, ACCESS_PUSH),
-		"delete", delete_offered(c->api->cfg) &&
-			  may(c, repo, ACCESS_DELETE));
+	const struct config *cfg = c->api->cfg;
+	json_t *p = json_object();
+
+	put(p, "pull", json_boolean(may(c, repo, ACCESS_PULL)));
+	put(p, "push",
+	    json_boolean(!cfg->readonly && may(c, repo, ACCESS_PUSH)));
+	put(p, "delete",
+	    json_boolean(delete_offered(cfg) && may(c, repo, ACCESS_DELETE)));
+	return p;
 }
 
 /* ---- parameters ---- */
@@ -252,7 +267,7 @@ static bool number_param(struct http_request *req, const char *name,
 }
 
 struct paging {
-	size_t page;		/* 1-based */
+	size_t page; /* 1-based */
 	size_t per_page;
 };
 
@@ -260,8 +275,8 @@ static bool paging_params(struct http_request *req, struct paging *p)
 {
 	return number_param(req, "page", 1, SIZE_MAX / UIAPI_PAGE_MAX,
 			    &p->page) &&
-	       number_param(req, "per_page", UIAPI_PAGE_DEFAULT,
-			    UIAPI_PAGE_MAX, &p->per_page);
+	       number_param(req, "per_page", UIAPI_PAGE_DEFAULT, UIAPI_PAGE_MAX,
+			    &p->per_page);
 }
 
 static bool in_page(const struct paging *p, size_t i)
@@ -306,8 +321,7 @@ static bool reached_by_tls(const struct call *c)
 	if (http_is_tls(c->req) ||
 	    (cfg->http_host && !strncmp(cfg->http_host, "https://", 8)))
 		return true;
-	if (!proxy_trusted(cfg->http_trusted_proxies,
-			   http_client_addr(c->req)))
+	if (!proxy_trusted(cfg->http_trusted_proxies, http_client_addr(c->req)))
 		return false;
 	proto = http_header(c->req, "X-Forwarded-Proto");
 	return proto && !strcmp(proto, "https");
@@ -342,8 +356,8 @@ static char *pull_host(const struct call *c)
 		host = host_of(cfg->ui_pullhost);
 	if (!host && cfg->http_host && *cfg->http_host)
 		host = host_of(cfg->http_host);
-	if (!host && proxy_trusted(cfg->http_trusted_proxies,
-				   http_client_addr(c->req)))
+	if (!host &&
+	    proxy_trusted(cfg->http_trusted_proxies, http_client_addr(c->req)))
 		fwd = http_header(c->req, "X-Forwarded-Host");
 	if (!host && fwd)
 		host = host_of(fwd);
@@ -358,23 +372,22 @@ static void get_info(struct call *c)
 	const char *cookie = http_header(c->req, "Cookie");
 	char csrf[SESSION_TOKEN_HEX + 1] = "";
 	char *host = pull_host(c), *session_user = NULL;
-	json_t *body;
+	json_t *body = json_object();
 
 	if (cookie && access_enabled(c->access))
 		session_user = session_find(c->api->sessions, cookie, csrf);
-	body = json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:s, s:b, s:b, s:b, "
-			 "s:b, s:s}",
-		"title", ui_title(cfg),
-		"version", BERTH_VERSION,
-		"auth", access_enabled(c->access),
-		"user", c->user,
-		"csrf", session_user ? csrf : NULL,
-		"pullHost", host,
-		"tls", reached_by_tls(c),
-		"deleteEnabled", delete_offered(cfg),
-		"readOnly", cfg->readonly,
-		"canBrowse", may(c, NULL, ACCESS_PULL),
-		"prefix", cfg->http_prefix ? cfg->http_prefix : "");
+	put(body, "title", json_string(ui_title(cfg)));
+	put(body, "version", json_string(BERTH_VERSION));
+	put(body, "auth", json_boolean(access_enabled(c->access)));
+	put(body, "user", str_or_null(c->user));
+	put(body, "csrf", str_or_null(session_user ? csrf : NULL));
+	put(body, "pullHost", json_string(host));
+	put(body, "tls", json_boolean(reached_by_tls(c)));
+	put(body, "deleteEnabled", json_boolean(delete_offered(cfg)));
+	put(body, "readOnly", json_boolean(cfg->readonly));
+	put(body, "canBrowse", json_boolean(may(c, NULL, ACCESS_PULL)));
+	put(body, "prefix",
+	    json_string(cfg->http_prefix ? cfg->http_prefix : ""));
 	OPENSSL_cleanse(csrf, sizeof(csrf));
 	free(session_user);
 	free(host);
@@ -400,17 +413,19 @@ static json_t *namespace_json(const char *name)
 static json_t *repo_json(struct call *c, const char *name)
 {
 	struct tag_summary s = {0, 0, META_TIME_UNKNOWN};
-	bool ready = tagcache_summary_now(c->api->tags, name,
-					  UIAPI_INLINE_TAGS, &s);
+	bool ready =
+		tagcache_summary_now(c->api->tags, name, UIAPI_INLINE_TAGS, &s);
 
-	return json_pack("{s:s, s:o, s:I, s:o, s:o, s:b}", "name", name,
-			 "namespace", namespace_json(name),
-			 "tags", (json_int_t)s.tags,
-			 "size", ready ? json_integer((json_int_t)s.size)
-				       : json_null(),
-			 "lastPush", time_or_null(ready ? s.last_push
-							: META_TIME_UNKNOWN),
-			 "pending", !ready && s.tags);
+	json_t *r = json_object();
+
+	put(r, "name", json_string(name));
+	put(r, "namespace", namespace_json(name));
+	put(r, "tags", json_integer((json_int_t)s.tags));
+	put(r, "size", ready ? json_integer((json_int_t)s.size) : json_null());
+	put(r, "lastPush",
+	    time_or_null(ready ? s.last_push : META_TIME_UNKNOWN));
+	put(r, "pending", json_boolean(!ready && s.tags));
+	return r;
 }
 
 static void get_repositories(struct call *c)
@@ -418,7 +433,7 @@ static void get_repositories(struct call *c)
 	const struct index_page *all;
 	char q[UIAPI_QUERY_MAX + 1];
 	struct paging p;
-	json_t *list;
+	json_t *list, *body;
 	size_t total = 0;
 	bool check;
 
@@ -433,8 +448,8 @@ static void get_repositories(struct call *c)
 		const char *name = all->names[i];
 
 		if ((*q && !strstr(name, q)) ||
-		    (check && !access_may(c->access, c->user, name,
-					  ACCESS_PULL)))
+		    (check &&
+		     !access_may(c->access, c->user, name, ACCESS_PULL)))
 			continue;
 		if (in_page(&p, total))
 			json_array_append_new(list, repo_json(c, name));
@@ -442,11 +457,14 @@ static void get_repositories(struct call *c)
 	}
 	tagcache_release_repos(c->api->tags, all);
 
-	send_json(c->req, 200, json_pack("{s:I, s:I, s:I, s:s, s:o, s:o}",
-		"total", (json_int_t)total, "page", (json_int_t)p.page,
-		"perPage", (json_int_t)p.per_page, "query", q,
-		"repositories", list,
-		"permissions", permissions_json(c, NULL)));
+	body = json_object();
+	put(body, "total", json_integer((json_int_t)total));
+	put(body, "page", json_integer((json_int_t)p.page));
+	put(body, "perPage", json_integer((json_int_t)p.per_page));
+	put(body, "query", json_string(q));
+	put(body, "repositories", list);
+	put(body, "permissions", permissions_json(c, NULL));
+	send_json(c->req, 200, body);
 }
 
 /* ---- tags ---- */
@@ -456,8 +474,8 @@ enum tag_sort { SORT_NAME, SORT_VERSION, SORT_DATE };
 /* A tag on its way into a page, with what it sorts by. */
 struct item {
 	const struct tag_row *row;
-	const struct meta *m;	/* NULL until needed, or unreadable */
-	int64_t when;		/* created, else pushed */
+	const struct meta *m; /* NULL until needed, or unreadable */
+	int64_t when;	      /* created, else pushed */
 };
 
 static bool skip_v(const char *s)
@@ -550,7 +568,8 @@ static bool sort_params(struct http_request *req, enum tag_sort *sort,
 		goto bad;
 	return true;
 bad:
-	send_error(req, 400, "UNSUPPORTED", "sort must be name, version or "
+	send_error(req, 400, "UNSUPPORTED",
+		   "sort must be name, version or "
 		   "date, and order asc or desc");
 	return false;
 }
@@ -563,11 +582,15 @@ static json_t *platforms_json(const struct meta *m)
 	for (size_t i = 0; m && i < m->nplatforms; i++) {
 		const struct meta_platform *p = &m->platforms[i];
 
+		json_t *o = json_object();
+
 		digest_format(&p->digest, ds);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:s}",
-			"os", p->os, "architecture", p->arch,
-			"variant", p->variant, "size", (json_int_t)p->size,
-			"digest", ds));
+		put(o, "os", json_string(p->os));
+		put(o, "architecture", json_string(p->arch));
+		put(o, "variant", json_string(p->variant));
+		put(o, "size", json_integer((json_int_t)p->size));
+		put(o, "digest", json_string(ds));
+		json_array_append_new(a, o);
 	}
 	return a;
 }
@@ -575,20 +598,23 @@ static json_t *platforms_json(const struct meta *m)
 static json_t *tag_json(const struct item *it)
 {
 	const struct meta *m = it->m;
+	const char *kind = NULL;
 	char ds[DIGEST_MAX_STR + 1];
-	char pushed[32];
+	json_t *t = json_object();
 
+	if (m)
+		kind = m->kind == META_INDEX ? "index" : "image";
 	digest_format(&it->row->digest, ds);
-	format_rfc3339(it->row->pushed, pushed);
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:o, s:s, s:o}",
-		"name", it->row->name, "digest", ds,
-		"kind", m ? (m->kind == META_INDEX ? "index" : "image") : NULL,
-		"mediaType", m ? m->media_type : NULL,
-		"artifactType", m ? m->artifact_type : NULL,
-		"size", (json_int_t)(m ? m->size : 0),
-		"created", time_or_null(m ? m->created : META_TIME_UNKNOWN),
-		"pushed", pushed,
-		"platforms", platforms_json(m));
+	put(t, "name", json_string(it->row->name));
+	put(t, "digest", json_string(ds));
+	put(t, "kind", str_or_null(kind));
+	put(t, "mediaType", str_or_null(m ? m->media_type : NULL));
+	put(t, "artifactType", str_or_null(m ? m->artifact_type : NULL));
+	put(t, "size", json_integer((json_int_t)(m ? m->size : 0)));
+	put(t, "created", time_or_null(m ? m->created : META_TIME_UNKNOWN));
+	put(t, "pushed", time_or_null(it->row->pushed));
+	put(t, "platforms", platforms_json(m));
+	return t;
 }
 
 /* Keeps the rows matching q and digest; fetches summaries if asked. */
@@ -616,12 +642,12 @@ static size_t filter_rows(struct call *c, const struct tag_table *t,
 	return n;
 }
 
-static void sort_items(struct item *v, size_t n, enum tag_sort sort,
-		       bool desc)
+static void sort_items(struct item *v, size_t n, enum tag_sort sort, bool desc)
 {
-	int (*cmp)(const void *, const void *) =
-		sort == SORT_DATE ? by_date :
-		sort == SORT_VERSION ? by_version : by_name;
+	int (*cmp)(const void *, const void *) = sort == SORT_DATE ? by_date
+						 : sort == SORT_VERSION
+							 ? by_version
+							 : by_name;
 
 	if (sort != SORT_NAME && n > 1) /* rows come sorted by name */
 		qsort(v, n, sizeof(*v), cmp);
@@ -666,9 +692,10 @@ static void send_tags(struct call *c, const char *repo,
 		      const struct digest *digest, enum tag_sort sort,
 		      bool desc, const struct paging *p)
 {
+	static const char *const sort_names[] = {"name", "version", "date"};
 	struct item *v = xcalloc(t->count + 1, sizeof(*v));
 	size_t n = filter_rows(c, t, q, digest, sort == SORT_DATE, v);
-	json_t *list;
+	json_t *list, *body = json_object();
 
 	sort_items(v, n, sort, desc);
 	list = page_json(c, v, n, p);
@@ -676,14 +703,15 @@ static void send_tags(struct call *c, const char *repo,
 		meta_release(c->api->metas, v[i].m);
 	free(v);
 
-	send_json(c->req, 200, json_pack(
-		"{s:s, s:I, s:I, s:I, s:s, s:s, s:o, s:o}",
-		"repository", repo, "total", (json_int_t)n,
-		"page", (json_int_t)p->page, "perPage", (json_int_t)p->per_page,
-		"sort", sort == SORT_DATE ? "date" :
-			sort == SORT_VERSION ? "version" : "name",
-		"order", desc ? "desc" : "asc", "tags", list,
-		"permissions", permissions_json(c, repo)));
+	put(body, "repository", json_string(repo));
+	put(body, "total", json_integer((json_int_t)n));
+	put(body, "page", json_integer((json_int_t)p->page));
+	put(body, "perPage", json_integer((json_int_t)p->per_page));
+	put(body, "sort", json_string(sort_names[sort]));
+	put(body, "order", json_string(desc ? "desc" : "asc"));
+	put(body, "tags", list);
+	put(body, "permissions", permissions_json(c, repo));
+	send_json(c->req, 200, body);
 }
 
 static void get_tags(struct call *c)
@@ -724,8 +752,9 @@ static json_t *tags_of(struct call *c, const char *repo, const char *digest)
 	if (t && !digest_parse(digest, &d))
 		for (size_t i = 0; i < t->count; i++)
 			if (digest_equal(&d, &t->rows[i].digest))
-				json_array_append_new(list, json_string(
-					t->rows[i].name));
+				json_array_append_new(list,
+						      json_string(
+							      t->rows[i].name));
 	tagcache_release(c->api->tags, t);
 	return list;
 }
@@ -754,8 +783,10 @@ static void get_image(struct call *c)
 		send_reg_error(c->req, &e);
 		return;
 	}
-	json_object_set_new(page, "tags", tags_of(c, repo,
-		json_string_value(json_object_get(page, "digest"))));
+	json_object_set_new(page, "tags",
+			    tags_of(c, repo,
+				    json_string_value(
+					    json_object_get(page, "digest"))));
 	json_object_set_new(page, "permissions", permissions_json(c, repo));
 	send_json(c->req, 200, page);
 }
@@ -821,7 +852,7 @@ static char *basic_header(const char *user, const char *password)
 	size_t n = strlen(plain);
 	char *out = xmalloc(6 + 4 * ((n + 2) / 3) + 1);
 
-	memcpy(out, "Basic ", 6);
+	strcpy(out, "Basic ");
 	EVP_EncodeBlock((unsigned char *)out + 6, (unsigned char *)plain,
 			(int)n);
 	OPENSSL_cleanse(plain, n);
@@ -842,8 +873,8 @@ static void start_session(struct call *c, const char *user)
 	res = response(200);
 	cookie = cookie_value(c, token);
 	http_response_header(res, "Set-Cookie", cookie);
-	send_json_with(c->req, res, json_pack("{s:s, s:s}", "user", user,
-					      "csrf", csrf));
+	send_json_with(c->req, res,
+		       json_pack("{s:s, s:s}", "user", user, "csrf", csrf));
 	OPENSSL_cleanse(token, sizeof(token));
 	OPENSSL_cleanse(csrf, sizeof(csrf));
 	OPENSSL_cleanse(cookie, strlen(cookie));
@@ -885,7 +916,8 @@ static void on_login_end(void *ctx, struct http_request *req)
 	user = json_string_value(json_object_get(doc, "user"));
 	pass = json_string_value(json_object_get(doc, "password"));
 	if (!user || !pass || !*user || strchr(user, ':'))
-		send_error(req, 400, "UNSUPPORTED", "send {\"user\": ..., "
+		send_error(req, 400, "UNSUPPORTED",
+			   "send {\"user\": ..., "
 			   "\"password\": ...} with a user name without ':'");
 	else
 		check_login(&l->call, user, pass);
@@ -909,7 +941,8 @@ static void post_login(struct call *c)
 	struct login *l;
 
 	if (!access_enabled(c->access)) {
-		send_error(c->req, 400, "UNSUPPORTED", "this registry has no "
+		send_error(c->req, 400, "UNSUPPORTED",
+			   "this registry has no "
 			   "logins: everyone may use it without one");
 		return;
 	}

@@ -134,13 +134,15 @@ static json_t *layers_json(json_t *doc, uint64_t *total)
 	size_t i;
 
 	json_array_foreach(json_object_get(doc, "layers"), i, l) {
-		json_int_t size = json_integer_value(json_object_get(l,
-								     "size"));
+		json_int_t size =
+			json_integer_value(json_object_get(l, "size"));
 
-		json_array_append_new(out, json_pack("{s:O?, s:O?, s:I}",
-			"digest", json_object_get(l, "digest"),
-			"mediaType", json_object_get(l, "mediaType"),
-			"size", size));
+		json_array_append_new(out,
+				      json_pack("{s:O?, s:O?, s:I}", "digest",
+						json_object_get(l, "digest"),
+						"mediaType",
+						json_object_get(l, "mediaType"),
+						"size", size));
 		*total += size > 0 ? (uint64_t)size : 0;
 	}
 	return out;
@@ -172,8 +174,9 @@ static void add_config(struct registry *reg, const char *repo, json_t *out,
 	struct digest d;
 	json_t *cfg;
 
-	if (digest_parse(json_string_value(json_object_get(config_desc,
-							   "digest")), &d) ||
+	if (digest_parse(json_string_value(
+				 json_object_get(config_desc, "digest")),
+			 &d) ||
 	    !meta_is_image_config(json_string_value(
 		    json_object_get(config_desc, "mediaType"))) ||
 	    read_blob(reg, repo, &d, META_CONFIG_MAX, &raw)) {
@@ -221,8 +224,7 @@ static json_t *image_json(struct registry *reg, const char *repo,
 }
 
 /* A child of an index: its descriptor, and its image when it is one. */
-static json_t *child_json(struct registry *reg, const char *repo,
-			  json_t *desc)
+static json_t *child_json(struct registry *reg, const char *repo, json_t *desc)
 {
 	json_t *out = json_deep_copy(desc);
 	const char *ds = json_string_value(json_object_get(desc, "digest"));

@@ -34,8 +34,7 @@ static void tmp_done(struct tmp *t)
 }
 
 /* Stores text as a blob; returns its digest string (static buffer). */
-static const char *put_blob(struct tmp *t, const char *text,
-			    struct digest *d)
+static const char *put_blob(struct tmp *t, const char *text, struct digest *d)
 {
 	static char s[DIGEST_MAX_STR + 1];
 	char *key;
@@ -53,16 +52,16 @@ static void put_image(struct tmp *t, const char *arch, const char *created,
 		      const char *layers, struct digest *d)
 {
 	char *cfg = xasprintf("{\"architecture\":\"%s\",\"os\":\"linux\","
-			      "\"created\":\"%s\",\"rootfs\":{}}", arch,
-			      created);
+			      "\"created\":\"%s\",\"rootfs\":{}}",
+			      arch, created);
 	struct digest cd;
 	char *cds = xstrdup(put_blob(t, cfg, &cd));
 	char *m = xasprintf("{\"schemaVersion\":2,\"mediaType\":"
-		"\"application/vnd.oci.image.manifest.v1+json\","
-		"\"config\":{\"mediaType\":"
-		"\"application/vnd.oci.image.config.v1+json\","
-		"\"digest\":\"%s\",\"size\":%zu},\"layers\":[%s]}", cds,
-		strlen(cfg), layers);
+			    "\"application/vnd.oci.image.manifest.v1+json\","
+			    "\"config\":{\"mediaType\":"
+			    "\"application/vnd.oci.image.config.v1+json\","
+			    "\"digest\":\"%s\",\"size\":%zu},\"layers\":[%s]}",
+			    cds, strlen(cfg), layers);
 
 	put_blob(t, m, d);
 	free(m);
@@ -70,8 +69,8 @@ static void put_image(struct tmp *t, const char *arch, const char *created,
 	free(cfg);
 }
 
-#define LAYER(hexchar, size) \
-	"{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\"," \
+#define LAYER(hexchar, size)                                                   \
+	"{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","      \
 	"\"digest\":\"sha256:" hexchar "\",\"size\":" #size "}"
 #define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define HEX_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -144,7 +143,8 @@ static void test_index(void)
 		  LAYER(HEX_B, 2000) "," LAYER(HEX_C, 5), &db);
 	digest_format(&da, sa);
 	digest_format(&db, sb);
-	idx = xasprintf("{\"schemaVersion\":2,\"mediaType\":"
+	idx = xasprintf(
+		"{\"schemaVersion\":2,\"mediaType\":"
 		"\"application/vnd.oci.image.index.v1+json\",\"manifests\":["
 		"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
 		"\"digest\":\"%s\",\"size\":1,\"platform\":{\"os\":\"linux\","
@@ -154,7 +154,8 @@ static void test_index(void)
 		"\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
 		"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
 		"\"digest\":\"%s\",\"size\":1,\"platform\":{\"os\":"
-		"\"unknown\",\"architecture\":\"unknown\"}}]}", sa, sb, sa);
+		"\"unknown\",\"architecture\":\"unknown\"}}]}",
+		sa, sb, sa);
 	put_blob(&t, idx, &dx);
 
 	mc = meta_cache_new(t.st, 1 << 20);
@@ -169,8 +170,8 @@ static void test_index(void)
 		CHECK(digest_equal(&m->platforms[0].digest, &da));
 		CHECK(m->platforms[0].size == a->size);
 		/* the 5-byte layer both share counts once */
-		CHECK(m->size == m->platforms[0].size +
-				 m->platforms[1].size - 5);
+		CHECK(m->size ==
+		      m->platforms[0].size + m->platforms[1].size - 5);
 		CHECK(m->created == 1706745600); /* the newer child's */
 	}
 	meta_release(mc, a);
@@ -191,13 +192,17 @@ static void test_artifact_and_missing(void)
 	tmp_make(&t);
 	put_blob(&t, "{}", &empty);
 	digest_format(&empty, es);
-	art = xasprintf("{\"schemaVersion\":2,\"mediaType\":"
+	art = xasprintf(
+		"{\"schemaVersion\":2,\"mediaType\":"
 		"\"application/vnd.oci.image.manifest.v1+json\","
 		"\"artifactType\":\"application/spdx+json\","
-		"\"config\":{\"mediaType\":\"application/vnd.oci.empty.v1+json\","
-		"\"digest\":\"%s\",\"size\":2},\"layers\":[" LAYER(HEX_A, 7)
-		"],\"annotations\":{\"org.opencontainers.image.created\":"
-		"\"2024-05-01T10:00:00Z\"}}", es);
+		"\"config\":{\"mediaType\":"
+		"\"application/vnd.oci.empty.v1+json\","
+		"\"digest\":\"%s\",\"size\":2},\"layers\":[" LAYER(
+			HEX_A,
+			7) "],\"annotations\":{\"org.opencontainers.image.created\":"
+			   "\"2024-05-01T10:00:00Z\"}}",
+		es);
 	put_blob(&t, art, &d);
 
 	mc = meta_cache_new(t.st, 1 << 20);
@@ -231,9 +236,10 @@ static void test_bound(void)
 
 	tmp_make(&t);
 	for (int i = 0; i < 40; i++) {
-		snprintf(when, sizeof(when), "2024-01-%02dT00:00:00Z", i % 28 + 1);
-		put_image(&t, i % 2 ? "arm64" : "amd64", when,
-			  LAYER(HEX_A, 1), &d[i]);
+		snprintf(when, sizeof(when), "2024-01-%02dT00:00:00Z",
+			 i % 28 + 1);
+		put_image(&t, i % 2 ? "arm64" : "amd64", when, LAYER(HEX_A, 1),
+			  &d[i]);
 	}
 	mc = meta_cache_new(t.st, 4096);
 	held = meta_get(mc, &d[0]);

@@ -75,20 +75,22 @@ static char *blob(struct env *e, const char *repo, const char *text)
 static void push(struct env *e, const char *repo, const char *tag,
 		 const char *arch, const char *layer, struct digest *out)
 {
-	char *cfg = xasprintf("{\"architecture\":\"%s\",\"os\":\"linux\"}",
-			      arch);
+	char *cfg =
+		xasprintf("{\"architecture\":\"%s\",\"os\":\"linux\"}", arch);
 	char *cd = blob(e, repo, cfg), *ld = blob(e, repo, layer);
-	char *m = xasprintf("{\"schemaVersion\":2,\"mediaType\":"
+	char *m = xasprintf(
+		"{\"schemaVersion\":2,\"mediaType\":"
 		"\"application/vnd.oci.image.manifest.v1+json\",\"config\":"
 		"{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
 		"\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
 		"\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":"
-		"\"%s\",\"size\":%zu}]}", cd, strlen(cfg), ld, strlen(layer));
+		"\"%s\",\"size\":%zu}]}",
+		cd, strlen(cfg), ld, strlen(layer));
 	struct reg_put_result res;
 	struct reg_error err;
 
-	CHECK(registry_manifest_put(e->reg, repo, tag, m, strlen(m), NULL,
-				    &res, &err) == 0);
+	CHECK(registry_manifest_put(e->reg, repo, tag, m, strlen(m), NULL, &res,
+				    &err) == 0);
 	if (out)
 		*out = res.digest;
 	free(m);
@@ -160,8 +162,7 @@ static void test_changes(void)
 	push(&e, "app", "a", "arm64", "two", &a2);
 	tagcache_changed(e.tc, "app", "a");
 	t3 = tagcache_get(e.tc, "app");
-	CHECK(t3 && row(t3, "a") && digest_equal(&row(t3, "a")->digest,
-						 &a2));
+	CHECK(t3 && row(t3, "a") && digest_equal(&row(t3, "a")->digest, &a2));
 	tagcache_release(e.tc, t2);
 	tagcache_release(e.tc, t3);
 	env_done(&e);
@@ -183,7 +184,8 @@ static void test_summary(void)
 	CHECK(s.tags == 3);
 	/* two configs (amd64 and arm64), one shared layer */
 	CHECK(s.size == 2 * strlen("{\"architecture\":\"amd64\","
-				   "\"os\":\"linux\"}") + strlen(shared));
+				   "\"os\":\"linux\"}") +
+				strlen(shared));
 	CHECK(s.last_push > now_seconds() - 60);
 	tagcache_release(e.tc, t);
 	env_done(&e);

@@ -28,16 +28,16 @@ static void check_order(const char **want, size_t n)
 
 static void test_numbers(void)
 {
-	const char *want[] = {"1.2", "1.9.0", "1.10", "1.10.0", "1.10.1",
-			      "2", "10", "10.0.1"};
+	const char *want[] = {"1.2",	"1.9.0", "1.10", "1.10.0",
+			      "1.10.1", "2",	 "10",	 "10.0.1"};
 
 	check_order(want, sizeof(want) / sizeof(want[0]));
 }
 
 static void test_prerelease_and_v(void)
 {
-	const char *want[] = {"v1.0-alpha", "1.0-rc1", "1.0-rc2", "v1.0",
-			      "1.0.1", "v1.1"};
+	const char *want[] = {"v1.0-alpha", "1.0-rc1", "1.0-rc2",
+			      "v1.0",	    "1.0.1",   "v1.1"};
 
 	check_order(want, sizeof(want) / sizeof(want[0]));
 }
@@ -49,8 +49,8 @@ static void test_words_and_total_order(void)
 	check_order(want, sizeof(want) / sizeof(want[0]));
 	CHECK(uiapi_version_cmp("1.02", "1.2") != 0); /* strcmp breaks ties */
 	CHECK(uiapi_version_cmp("1.2", "1.2") == 0);
-	CHECK(uiapi_version_cmp("v1", "1") > 0 || uiapi_version_cmp("v1",
-								    "1") < 0);
+	CHECK(uiapi_version_cmp("v1", "1") > 0 ||
+	      uiapi_version_cmp("v1", "1") < 0);
 	CHECK(uiapi_version_cmp("99999999999999999999", "1") > 0);
 }
 
