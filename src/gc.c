@@ -165,20 +165,21 @@ void gc_guard_hold_tag(struct gc_guard *g, const char *repo,
 	free(name);
 }
 
-void gc_guard_lock(struct gc_guard *g)
+static void guard_lock(struct gc_guard *g)
 {
 	if (g)
 		pthread_mutex_lock(&g->lock);
 }
 
-void gc_guard_unlock(struct gc_guard *g)
+static void guard_unlock(struct gc_guard *g)
 {
 	if (g)
 		pthread_mutex_unlock(&g->lock);
 }
 
-bool gc_guard_held(struct gc_guard *g, const struct digest *d,
-		   int64_t since)
+/* Whether d was held at or after since.  The lock is held. */
+static bool guard_held(struct gc_guard *g, const struct digest *d,
+		       int64_t since)
 {
 	if (!g)
 		return false;
@@ -236,18 +237,18 @@ struct gc_run {
 
 static void run_lock(struct gc_run *g)
 {
-	gc_guard_lock(g->o->guard);
+	guard_lock(g->o->guard);
 }
 
 static void run_unlock(struct gc_run *g)
 {
-	gc_guard_unlock(g->o->guard);
+	guard_unlock(g->o->guard);
 }
 
 /* Whether a request held key since the scan began.  Lock held. */
 static bool held_key(struct gc_run *g, const struct digest *key)
 {
-	return gc_guard_held(g->o->guard, key, g->since);
+	return guard_held(g->o->guard, key, g->since);
 }
 
 static bool held_id(struct gc_run *g, uint32_t id)

@@ -68,16 +68,10 @@ void gc_guard_hold_tag(struct gc_guard *g, const char *repo,
 		       const char *tag);
 
 /*
- * For other code that removes what requests may be using (scrub): lock
- * the guard, ask whether d was held at or after since, and unlock.
- * gc_guard_begin and gc_guard_end bracket a pass that asks about holds
- * back to its start, so that none is forgotten meanwhile.  g may be
- * NULL: nothing is locked or held.
+ * Bracket a pass that asks about holds back to its own start (a scan
+ * followed by gc_collect), so that none is forgotten meanwhile.  g may
+ * be NULL.
  */
-void gc_guard_lock(struct gc_guard *g);
-void gc_guard_unlock(struct gc_guard *g);
-bool gc_guard_held(struct gc_guard *g, const struct digest *d,
-		   int64_t since);
 void gc_guard_begin(struct gc_guard *g);
 void gc_guard_end(struct gc_guard *g);
 

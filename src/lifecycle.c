@@ -320,7 +320,6 @@ static json_t *run_scrub(struct lifecycle *lc)
 	json_t *doc;
 	int err;
 
-	o.guard = lc->guard;
 	o.report_only = lc->cfg->readonly;
 	o.stop = &lc->stop_flag;
 	o.on_bad = on_bad;

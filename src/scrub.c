@@ -3,19 +3,18 @@
  * (scrub.h).
  *
  * Blobs are read through the store's sequential reader, a megabyte at a
- * time, and hashed with the digest's own algorithm.  Moving a corrupt
- * blob takes the collector's guard lock and is skipped when a request
- * held the digest since hashing began: an upload committing the same
- * content at that moment finds the old data in place and keeps it, and
- * moving it away then would lose the upload.  Such a blob waits for the
- * next pass.
+ * time, and hashed with the digest's own algorithm.  A corrupt blob is
+ * moved with one rename, so a reader sees it whole or not at all.  An
+ * upload of the same content racing with the move either finds the
+ * blob gone and stores its own good copy, or finds the corrupt one still
+ * in place and links it, after which the move takes it away and the
+ * next push stores it again: never worse than serving the bad bytes.
  *
  * NEEDSWORK: a pass reads at full speed; on a busy disk it competes
  * with pulls.  A rate limit would let it run at a chosen pace.
  */
 #include "scrub.h"
 #include "digest.h"
-#include "gc.h"
 #include "layout.h"
 #include "log.h"
 #include "store.h"
@@ -70,25 +69,21 @@ static char *quarantine_key(const struct digest *d)
 			 digest_alg_name(d->alg), d->hex);
 }
 
-/* Moves the blob out of service unless a request holds it. */
-static char *quarantine(struct scrubber *s, const struct digest *d,
-			const char *key, int64_t since)
+/* Moves the blob out of service; returns where, or NULL. */
+static char *quarantine(struct scrubber *s, const char *key,
+			const struct digest *d)
 {
 	char *to = quarantine_key(d);
-	int err = -EBUSY;
+	int err;
 
 	if (s->o->report_only) {
 		free(to);
 		return NULL;
 	}
-	gc_guard_lock(s->o->guard);
-	if (!gc_guard_held(s->o->guard, d, since))
-		err = s->st->ops->move(s->st, key, to);
-	gc_guard_unlock(s->o->guard);
-
+	err = s->st->ops->move(s->st, key, to);
 	if (err == 0)
 		return to;
-	if (err != -EBUSY && err != -ENOENT) {
+	if (err != -ENOENT) {
 		log_error("cannot quarantine corrupt blob key=%s err=\"%s\"",
 			  key, store_strerror(err));
 		s->stats->failed++;
@@ -101,7 +96,6 @@ static void check_blob(struct scrubber *s, const struct digest *d,
 		       const char *key)
 {
 	char want[DIGEST_MAX_STR + 1], have[DIGEST_MAX_STR + 1];
-	int64_t since = now_seconds() - 1;
 	struct digest got;
 	uint64_t size;
 	char *moved;
@@ -123,7 +117,7 @@ static void check_blob(struct scrubber *s, const struct digest *d,
 	s->stats->corrupt++;
 	digest_format(d, want);
 	digest_format(&got, have);
-	moved = quarantine(s, d, key, since);
+	moved = quarantine(s, key, d);
 	s->stats->quarantined += moved != NULL;
 	log_error("blob content does not match its digest digest=%s "
 		  "actual=%s bytes=%llu quarantine=%s", want, have,
@@ -173,10 +167,7 @@ static int scrub_prefix(struct scrubber *s, const char *alg,
 		    digest_parse(text, &d) != 0)
 			continue;
 		key = layout_blob_data(&d);
-		/* Holds made while the blob is hashed must not be dropped. */
-		gc_guard_begin(s->o->guard);
 		check_blob(s, &d, key);
-		gc_guard_end(s->o->guard);
 		free(key);
 	}
 	names_free(&l);

@@ -22,7 +22,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct gc_guard;
 struct store;
 
 struct scrub_stats {
@@ -36,15 +35,14 @@ struct scrub_stats {
 
 /*
  * Called per corrupt blob: its digest, the digest of what is stored,
- * its size, and where it was moved (NULL when it could not be moved or
- * a push was using it; the next pass tries again).
+ * its size, and where it was moved (NULL when it was not moved: report
+ * only, or the move failed; the next pass tries again).
  */
 typedef void (*scrub_bad_fn)(void *arg, const char *digest,
 			     const char *actual, uint64_t size,
 			     const char *quarantine);
 
 struct scrub_options {
-	struct gc_guard *guard;   /* keeps blobs requests use; may be NULL */
 	bool report_only;         /* find corrupt blobs but move nothing */
 	const atomic_bool *stop;  /* ends the pass early; may be NULL */
 	scrub_bad_fn on_bad;      /* may be NULL */

@@ -333,6 +333,10 @@ static struct urepo *state_repo(struct ustate *s, const char *name,
 	return &s->repos[i];
 }
 
+/*
+ * The number of blob d, adding it when new.  A blob the last scan did
+ * not see is new in the store too, so it counts in the total.
+ */
 static uint32_t state_blob(struct ustate *s, const struct digest *d,
 			   uint64_t size)
 {
@@ -344,8 +348,11 @@ static uint32_t state_blob(struct ustate *s, const struct digest *d,
 		s->blobs = xrealloc(s->blobs, s->blobs_cap *
 				    sizeof(*s->blobs));
 	}
-	if (added)
+	if (added) {
 		s->blobs[id] = (struct ublob){size, 0, 0};
+		s->total_bytes += size;
+		s->total_blobs++;
+	}
 	return id;
 }
 
@@ -422,16 +429,19 @@ static struct ustate *state_from_scan(struct scan *s, int64_t young)
 	struct ustate *st = state_new();
 	size_t n = dmap_count(s->digests);
 
+	/* Held blobs count in the total as they are added; then the rest. */
+	for (size_t i = 0; i < s->nrepos; i++)
+		add_scanned_repo(st, s, &s->repos[i], young);
 	for (uint32_t id = 0; id < n; id++) {
 		const struct scan_blob *b = scan_blob(s, id);
+		struct digest d;
 
-		if (b->present) {
+		dmap_digest(s->digests, id, &d);
+		if (b->present && dmap_find(st->ids, &d) == DMAP_NONE) {
 			st->total_bytes += b->size;
 			st->total_blobs++;
 		}
 	}
-	for (size_t i = 0; i < s->nrepos; i++)
-		add_scanned_repo(st, s, &s->repos[i], young);
 	st->updated = now_seconds();
 	return st;
 }

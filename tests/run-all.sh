@@ -89,6 +89,7 @@ run_suite install "" 300 tests/install/test_install.sh
 BERTH=./berth run_suite hardening "" 1200 python3 tests/hardening/run.py
 BERTH=./berth run_suite access "" 1500 tests/access/run.sh
 BERTH=./berth run_suite ops "" 1200 python3 tests/ops/run.py
+BERTH=./berth run_suite lifecycle "" 1800 python3 tests/lifecycle/run.py
 BERTH=./berth run_suite browser "" 600 node tests/browser/ui.mjs
 
 # The black-box suite reads berth's stderr for sanitizer reports and
