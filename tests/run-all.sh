@@ -91,6 +91,7 @@ BERTH=./berth run_suite access "" 1500 tests/access/run.sh
 BERTH=./berth run_suite ops "" 1200 python3 tests/ops/run.py
 BERTH=./berth run_suite lifecycle "" 1800 python3 tests/lifecycle/run.py
 BERTH=./berth run_suite browser "" 600 node tests/browser/ui.mjs
+BERTH=./berth run_suite s3 "" 900 tests/s3/run.sh
 
 # The black-box suite reads berth's stderr for sanitizer reports and
 # fails the test during which one appeared, so reports stay on stderr.

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# run.sh - berth on S3: the backend's contract, real clients, two berths
+# on one bucket, a gateway restart mid-push and registry:2 on the same
+# bucket, all against a Ceph radosgw started on loopback (ceph.sh).
+#
+# Prints "PASS s3:<name>" or "FAIL s3:<name>" per check.  When Ceph
+# cannot start, every check is reported as failed, never skipped.
+#
+# Environment: BERTH (default ./berth), S3_LOGS (tests/artifacts/s3).
+set -u
+
+S3_DIR=$(cd "$(dirname "$0")" && pwd)
+REPO_DIR=$(cd "$S3_DIR/../.." && pwd)
+BERTH=$(cd "$REPO_DIR" && realpath -m "${BERTH:-./berth}")
+S3_LOGS=${S3_LOGS:-$REPO_DIR/tests/artifacts/s3}
+MKOCI="python3 $REPO_DIR/tests/clients/mkoci.py"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/berth-s3.XXXXXX")
+CEPH=$WORK/ceph
+PIDS=()
+FAILED=0
+
+CHECKS=(store skopeo-roundtrip two-instances-chunked
+	store-restart-mid-push registry2-reads-berth berth-reads-registry2)
+
+export REGISTRY_AUTH_FILE=$WORK/auth.json
+echo '{}' >"$REGISTRY_AUTH_FILE"
+mkdir -p "$S3_LOGS"
+
+cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	"$S3_DIR/ceph.sh" stop "$CEPH" >/dev/null 2>&1
+	cp "$CEPH"/log/*.log "$S3_LOGS/" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# check NAME FN - runs FN in a subshell with errexit and prints a verdict.
+check() {
+	local name=$1 out=$WORK/check.out rc
+	shift
+	# Not in an if: that would switch errexit off inside the subshell.
+	(set -e; "$@") >"$out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		echo "PASS s3:$name"
+	else
+		echo "FAIL s3:$name"
+		tail -n 20 "$out" | sed 's/^/    /'
+		FAILED=$((FAILED + 1))
+	fi
+}
+
+# s3_env ROOT - the variables that put a server on the bucket at ROOT.
+s3_env() {
+	echo REGISTRY_STORAGE=s3 \
+		REGISTRY_STORAGE_S3_REGIONENDPOINT="$S3_ENDPOINT" \
+		REGISTRY_STORAGE_S3_ACCESSKEY="$S3_ACCESS" \
+		REGISTRY_STORAGE_S3_SECRETKEY="$S3_SECRET" \
+		REGISTRY_STORAGE_S3_REGION="$S3_REGION" \
+		REGISTRY_STORAGE_S3_BUCKET="$S3_BUCKET" \
+		REGISTRY_STORAGE_S3_ROOTDIRECTORY="$1" \
+		REGISTRY_STORAGE_S3_FORCEPATHSTYLE=true \
+		REGISTRY_STORAGE_S3_SECURE=false \
+		REGISTRY_STORAGE_DELETE_ENABLED=true
+}
+
+# serve KIND ROOT VAR - starts berth or docker-registry on ROOT of the
+# bucket and stores its port in VAR.
+serve() {
+	local kind=$1 root=$2 port log pid cmd
+	port=$(free_port)
+	log=$S3_LOGS/$kind-$port.log
+	if [ "$kind" = berth ]; then
+		cmd=("$BERTH" serve)
+	else
+		printf 'version: 0.1\nstorage:\n  s3: {}\nhttp:\n  addr: x\n' \
+			>"$WORK/dr.yml"
+		cmd=(docker-registry serve "$WORK/dr.yml")
+	fi
+	# shellcheck disable=SC2046 # s3_env gives separate words
+	env -i PATH="$PATH" HOME="$WORK" $(s3_env "$root") \
+		REGISTRY_HTTP_ADDR="127.0.0.1:$port" \
+		"${cmd[@]}" >"$log" 2>&1 </dev/null &
+	pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 100); do
+		curl -fs -o /dev/null "http://127.0.0.1:$port/v2/" && break
+		sleep 0.1
+	done
+	curl -fs -o /dev/null "http://127.0.0.1:$port/v2/" ||
+		{ tail "$log"; return 1; }
+	printf -v "$3" '%s' "$port"
+}
+
+sk() {
+	skopeo --insecure-policy "$@"
+}
+
+push() {
+	sk copy --dest-tls-verify=false "oci:$WORK/$1:v1" \
+		"docker://127.0.0.1:$2/$3"
+}
+
+pull_verify() {
+	rm -rf "$WORK/back"
+	sk copy --src-tls-verify=false "docker://127.0.0.1:$1/$2" \
+		"oci:$WORK/back:v1"
+	$MKOCI verify "$WORK/back"
+}
+
+t_store() {
+	cc -std=gnu11 -D_GNU_SOURCE -include unistd.h -I"$REPO_DIR/src" \
+		"$S3_DIR/storetest.c" $(ls "$REPO_DIR"/build/*.o |
+		grep -v /main.o) $(pkg-config --libs libmicrohttpd jansson \
+		yaml-0.1 libcrypto libxcrypt gnutls libsystemd libcurl) \
+		-lpthread -o "$WORK/storetest"
+	"$WORK/storetest" | tee "$WORK/store.out"
+	! grep -q ^FAIL "$WORK/store.out"
+}
+
+t_skopeo() {
+	local p
+	serve berth rt p
+	push app1 "$p" app/one:1
+	pull_verify "$p" app/one:1
+	curl -fs "http://127.0.0.1:$p/v2/_catalog" | grep -q app/one
+}
+
+t_two() {
+	local a b
+	serve berth two a
+	serve berth two b
+	python3 "$S3_DIR/chunked.py" split "$a" "$b" split/blob
+	push app2 "$b" split/app:1
+	pull_verify "$a" split/app:1
+}
+
+t_restart() {
+	local p st loc
+	serve berth restart p
+	loc=$(python3 "$S3_DIR/chunked.py" begin "$p" down/app)
+	"$S3_DIR/ceph.sh" stop-rgw "$CEPH"
+	st=$(python3 "$S3_DIR/chunked.py" patch "$p" "$loc" || true)
+	"$S3_DIR/ceph.sh" start-rgw "$CEPH"
+	echo "status while the gateway was down: $st"
+	case "$st" in 5??) ;; *) return 1 ;; esac
+	# berth says it is unavailable until its storage check passes again.
+	for _ in $(seq 100); do
+		curl -fs -o /dev/null "http://127.0.0.1:$p/v2/" && break
+		sleep 0.1
+	done
+	push app1 "$p" down/app:1
+	pull_verify "$p" down/app:1
+}
+
+t_r2_reads() {
+	local b r
+	serve berth shared b
+	push app1 "$b" from/berth:1
+	serve docker-registry shared r
+	pull_verify "$r" from/berth:1
+}
+
+t_reads_r2() {
+	local b r
+	serve docker-registry shared2 r
+	push app2 "$r" from/registry2:1
+	serve berth shared2 b
+	pull_verify "$b" from/registry2:1
+	curl -fs "http://127.0.0.1:$b/v2/from/registry2/tags/list" |
+		grep -q '"1"'
+}
+
+if ! "$S3_DIR/ceph.sh" start "$CEPH" >"$WORK/ceph.out" 2>&1; then
+	tail -n 20 "$WORK/ceph.out" | sed 's/^/    /'
+	for c in "${CHECKS[@]}"; do
+		echo "FAIL s3:$c (ceph did not start)"
+	done
+	exit 1
+fi
+set -a
+# shellcheck disable=SC1091
+. "$CEPH/env"
+set +a
+
+$MKOCI image "$WORK/app1" v1 s3app1 >/dev/null
+$MKOCI image "$WORK/app2" v1 s3app2 >/dev/null
+
+check store t_store
+check skopeo-roundtrip t_skopeo
+check two-instances-chunked t_two
+check store-restart-mid-push t_restart
+check registry2-reads-berth t_r2_reads
+check berth-reads-registry2 t_reads_r2
+[ "$FAILED" -eq 0 ]
