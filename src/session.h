@@ -13,6 +13,11 @@
  * after login, at logout, or when berth restarts.  Tokens are 256 random
  * bits; only their SHA-256 is kept, so memory holds nothing a cookie
  * could be forged from.
+ *
+ * NEEDSWORK: a user removed from the htpasswd file, or whose password
+ * changed, keeps a live session until it ends by itself: access.h has no
+ * way to ask whether a user still exists, so sessions cannot be dropped
+ * when the file changes.
  */
 #ifndef BERTH_SESSION_H
 #define BERTH_SESSION_H

@@ -248,6 +248,11 @@ static bool etag_matches(const char *inm, const char *etag)
 	return false;
 }
 
+/*
+ * NEEDSWORK: the files go out uncompressed (about 60 kB in all, once per
+ * browser thanks to the ETag); gzip at build time would need zlib in the
+ * build.
+ */
 static void send_file(struct http_request *req, const struct ui_file *f,
 		      int status)
 {

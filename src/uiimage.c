@@ -297,8 +297,11 @@ json_t *uiimage_build(struct registry *reg, const char *repo,
 		json_object_set_new(out, "referrers",
 				    referrers_json(reg, repo, &m.digest));
 	} else {
-		json_object_set_new(out, "image",
-				    image_json(reg, repo, &m.digest, doc));
+		json_t *img = image_json(reg, repo, &m.digest, doc);
+
+		json_object_set_new(img, "mediaType",
+				    json_string(m.media_type));
+		json_object_set_new(out, "image", img);
 	}
 	json_decref(doc);
 	reg_manifest_free(&m);
