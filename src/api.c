@@ -92,19 +92,84 @@ static struct http_response *response(int status)
 	return res;
 }
 
+/*
+ * Length of the valid UTF-8 sequence at s, or 0 if it is not one: no
+ * overlong forms, no surrogates, nothing past U+10FFFF.
+ */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * Appends s as a JSON string.  Error messages repeat what the client
+ * sent, which may be any bytes: a byte that is not valid UTF-8 becomes
+ * U+FFFD, so the body is always valid JSON.
+ */
+static void add_json_string(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	buf_add(b, "\"", 1);
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : utf8_len(p);
+
+		if (*p == '"' || *p == '\\') {
+			buf_add(b, "\\", 1);
+			buf_add(b, p, 1);
+		} else if (*p < 0x20) {
+			buf_addf(b, "\\u%04x", *p);
+		} else if (n == 0) {
+			buf_adds(b, "\\ufffd");
+			n = 1;
+		} else {
+			buf_add(b, p, n);
+		}
+		p += n ? n : 1;
+	}
+	buf_add(b, "\"", 1);
+}
+
 /* Sends res, prepared with its status and headers, with an error body. */
 static void send_error_with(struct http_request *req,
 			    struct http_response *res, const char *code,
 			    const char *message)
 {
-	json_t *body = json_pack("{s:[{s:s, s:s}]}", "errors", "code", code,
-				 "message", message);
-	char *text = json_dumps(body, JSON_COMPACT);
+	struct buf b = BUF_INIT;
 
-	http_response_body(res, "application/json; charset=utf-8", text,
-			   strlen(text));
-	free(text);
-	json_decref(body);
+	buf_adds(&b, "{\"errors\":[{\"code\":");
+	add_json_string(&b, code);
+	buf_adds(&b, ",\"message\":");
+	add_json_string(&b, message);
+	buf_adds(&b, "}]}");
+	http_response_body(res, "application/json; charset=utf-8", b.data,
+			   b.len);
+	buf_free(&b);
 	http_send(req, res);
 }
 
@@ -313,21 +378,6 @@ static void add_link(struct http_response *res, const char *prefix,
 			 page->names[page->count - 1], n);
 	http_response_header(res, "Link", link);
 	free(link);
-}
-
-/* Appends s as a JSON string; names are plain ASCII, but escape anyway. */
-static void add_json_string(struct buf *b, const char *s)
-{
-	buf_add(b, "\"", 1);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_add(b, "\\", 1);
-		if ((unsigned char)*s < 0x20)
-			buf_addf(b, "\\u%04x", (unsigned char)*s);
-		else
-			buf_add(b, s, 1);
-	}
-	buf_add(b, "\"", 1);
 }
 
 /*
@@ -789,8 +839,22 @@ struct upload_req {
 	struct digest expected;
 	bool failed;
 	bool counted;
+	bool own_session;     /* this request opened the session */
 	struct reg_error e;
 };
+
+/*
+ * After a failed upload request, drops the session when nothing could
+ * resume it: one this request opened itself (a monolithic POST), or any
+ * session once the store is full, whose bytes are better given back.
+ */
+static void drop_failed_session(struct upload_req *ur)
+{
+	struct reg_error ignored;
+
+	if (ur->own_session || ur->e.code == REG_STORAGE_FULL)
+		upload_cancel(ur->api->reg, ur->repo, ur->id, &ignored);
+}
 
 static int on_upload_body(void *ctx, const char *data, size_t len)
 {
@@ -813,6 +877,7 @@ static void on_upload_end(void *ctx, struct http_request *req)
 	ur->up = NULL;
 	if (ur->failed) {
 		upload_abandon(up);
+		drop_failed_session(ur);
 		send_reg_error(req, &ur->e);
 		return;
 	}
@@ -826,6 +891,7 @@ static void on_upload_end(void *ctx, struct http_request *req)
 
 		digest_format(&ur->expected, ds);
 		if (upload_commit(up, &ur->expected, &ur->e)) {
+			drop_failed_session(ur);
 			send_reg_error(req, &ur->e);
 		} else {
 			emit(ur->api, req, NOTIFY_PUSH, &t);
@@ -838,6 +904,7 @@ static void on_upload_end(void *ctx, struct http_request *req)
 
 	offset = upload_offset(up);
 	if (upload_close(up, &ur->e)) {
+		drop_failed_session(ur);
 		send_reg_error(req, &ur->e);
 		return;
 	}
@@ -850,9 +917,13 @@ static void free_upload_req(void *ctx)
 {
 	struct upload_req *ur = ctx;
 
-	/* The client went away mid-body: keep what arrived, resumable. */
-	if (ur->up)
+	/* The client went away mid-body: keep what arrived, resumable,
+	 * unless no one else knows the session exists. */
+	if (ur->up) {
 		upload_abandon(ur->up);
+		if (ur->own_session)
+			drop_failed_session(ur);
+	}
 	if (ur->counted)
 		metrics_upload_end();
 	free(ur);
@@ -889,7 +960,7 @@ static bool range_in_order(struct api *api, struct http_request *req,
 /* Opens the session and streams this request's body into it. */
 static void receive_chunk(struct api *api, struct http_request *req,
 			  const char *repo, const char *id, bool commit,
-			  const struct digest *expected)
+			  const struct digest *expected, bool own_session)
 {
 	struct upload_req *ur = xcalloc(1, sizeof(*ur));
 
@@ -897,9 +968,11 @@ static void receive_chunk(struct api *api, struct http_request *req,
 	strcpy(ur->repo, repo);
 	strcpy(ur->id, id);
 	ur->commit = commit;
+	ur->own_session = own_session;
 	if (expected)
 		ur->expected = *expected;
 	if (upload_open(api->reg, repo, id, &ur->up, &ur->e)) {
+		drop_failed_session(ur);
 		send_reg_error(req, &ur->e);
 		free(ur);
 		return;
@@ -976,7 +1049,7 @@ static void post_upload(struct api *api, struct http_request *req,
 		return;
 	}
 	if (digest) {
-		receive_chunk(api, req, r->name, id, true, &d);
+		receive_chunk(api, req, r->name, id, true, &d, true);
 		return;
 	}
 
@@ -1014,7 +1087,7 @@ static void put_upload(struct api *api, struct http_request *req,
 	}
 	if (!parse_digest(req, digest, &d))
 		return;
-	receive_chunk(api, req, r->name, r->arg, true, &d);
+	receive_chunk(api, req, r->name, r->arg, true, &d, false);
 }
 
 static void cancel_upload(struct api *api, struct http_request *req,
@@ -1124,7 +1197,7 @@ static void dispatch(struct api *api, struct http_request *req,
 			return upload_status_of(api, req, r);
 		if (!strcmp(m, "PATCH"))
 			return receive_chunk(api, req, r->name, r->arg, false,
-					     NULL);
+					     NULL, false);
 		if (!strcmp(m, "PUT"))
 			return put_upload(api, req, r);
 		if (!strcmp(m, "DELETE"))

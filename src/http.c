@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,28 @@
  */
 #define CONNECTION_MEMORY (64 * 1024)
 
+/*
+ * A connection, tracked so that one that does not deliver a complete
+ * request head within the idle timeout can be cut off: the library's
+ * own timeout restarts with every byte, so a client trickling its
+ * headers a byte at a time would otherwise hold a thread for ever.
+ */
+struct conn_track {
+	struct conn_track *prev, *next;
+	int fd;
+	bool in_request;   /* a request head arrived, not yet answered */
+	uint64_t since_ns; /* when it began waiting for a head */
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
+	pthread_mutex_t conns_lock;
+	struct conn_track conns;   /* list head */
+	pthread_t reaper;
+	bool reaper_running;
+	bool stopping;
+	pthread_cond_t stop_cond;
+	uint64_t head_deadline_ns;
 	int listen_fd;
 	uint16_t port;
 	http_handler_fn handler;
@@ -412,6 +433,87 @@ static void end_body(struct http_request *req)
 	}
 }
 
+struct framing {
+	unsigned lengths;   /* Content-Length headers */
+	unsigned encodings; /* Transfer-Encoding headers */
+	bool bad_length;    /* a Content-Length that is not plain digits */
+	bool bad_name;      /* a mangled name a proxy could read otherwise */
+	bool chunked_only;  /* every Transfer-Encoding says just chunked */
+};
+
+static enum MHD_Result on_framing_header(void *cls, enum MHD_ValueKind kind,
+					 const char *key, const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		f->lengths++;
+		if (!value || !*value || strspn(value, "0123456789") !=
+						 strlen(value))
+			f->bad_length = true;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		f->encodings++;
+		if (!value || strcasecmp(value, "chunked") != 0)
+			f->chunked_only = false;
+	} else if (strpbrk(key, " \t") ||
+		   !strncasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING, 17) ||
+		   !strncasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH, 14)) {
+		/* The library keeps "Name : v" as "Name " and glues a
+		 * folded line onto the name; other readers would not. */
+		f->bad_name = true;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Refuses a body whose length two readers could read two ways: a proxy
+ * in front and berth must never disagree on where a request ends, or a
+ * second request hidden in a body gets served.  Returns 0, or the
+ * status to answer (400, or 501 for a coding berth does not know).
+ */
+static int framing_status(struct MHD_Connection *conn)
+{
+	struct framing f = {0, 0, false, false, true};
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, on_framing_header,
+				  &f);
+	if (f.encodings && !f.chunked_only)
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	if (f.encodings > 1 || (f.encodings && f.lengths) || f.lengths > 1 ||
+	    f.bad_length || f.bad_name)
+		return MHD_HTTP_BAD_REQUEST;
+	return 0;
+}
+
+/* Answers a malformed request; the library then closes the connection. */
+static void refuse(struct http_request *req, int status)
+{
+	static const char body[] =
+		"{\"errors\":[{\"code\":\"UNSUPPORTED\",\"message\":"
+		"\"ambiguous or unsupported request framing\"}]}";
+	struct http_response *res = http_response_new(status);
+
+	http_response_header(res, "Connection", "close");
+	http_response_body(res, "application/json", body, sizeof(body) - 1);
+	req->in_first_call = false; /* send now: never read the body */
+	http_send(req, res);
+}
+
+static void track_request(struct http_request *req, bool starting)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+		req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_track *t = info ? info->socket_context : NULL;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&req->srv->conns_lock);
+	t->in_request = starting;
+	t->since_ns = now_monotonic_ns();
+	pthread_mutex_unlock(&req->srv->conns_lock);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 				 const char *url, const char *method,
 				 const char *version, const char *upload_data,
@@ -422,10 +524,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 
 	(void)version;
 	if (!req) {
+		int refused;
+
 		req = request_new(srv, conn, url, method);
 		*con_cls = req;
+		track_request(req, true);
 		req->in_first_call = true;
-		srv->handler(srv->arg, req);
+		refused = framing_status(conn);
+		if (refused)
+			refuse(req, refused);
+		else
+			srv->handler(srv->arg, req);
 		req->in_first_call = false;
 		return MHD_YES;
 	}
@@ -481,6 +590,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 
 	if (req->on_free)
 		req->on_free(req->ctx);
+	track_request(req, false);
 	__atomic_sub_fetch(&req->srv->inflight, 1, __ATOMIC_RELAXED);
 	if (req->pending)
 		MHD_destroy_response(req->pending);
@@ -596,6 +706,63 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http server says msg=\"%s\"", msg);
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	struct conn_track *t = *socket_context;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+			conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		t = xcalloc(1, sizeof(*t));
+		t->fd = info ? info->connect_fd : -1;
+		t->since_ns = now_monotonic_ns();
+		t->next = srv->conns.next;
+		t->prev = &srv->conns;
+		t->next->prev = t;
+		srv->conns.next = t;
+		*socket_context = t;
+	} else if (t) {
+		/* Unlinked before the library closes the descriptor, so the
+		 * reaper never touches a number reused by another socket. */
+		t->prev->next = t->next;
+		t->next->prev = t->prev;
+		free(t);
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* Cuts off connections that have waited too long for a request head. */
+static void *reap(void *arg)
+{
+	struct http_server *srv = arg;
+	struct timespec next;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	while (!srv->stopping) {
+		uint64_t now = now_monotonic_ns();
+
+		for (struct conn_track *t = srv->conns.next; t != &srv->conns;
+		     t = t->next)
+			if (!t->in_request && t->fd != -1 &&
+			    now - t->since_ns > srv->head_deadline_ns) {
+				shutdown(t->fd, SHUT_RDWR);
+				t->fd = -1;
+			}
+		clock_gettime(CLOCK_REALTIME, &next);
+		next.tv_sec += 1;
+		pthread_cond_timedwait(&srv->stop_cond, &srv->conns_lock,
+				       &next);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return NULL;
+}
+
 /* Fills the library's option list; returns the number of items used. */
 static size_t daemon_options(struct http_server *srv,
 			     const struct http_options *opts,
@@ -609,6 +776,11 @@ static size_t daemon_options(struct http_server *srv,
 					 srv->listen_fd, NULL};
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
 					 (intptr_t)on_completed, srv};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+					 (intptr_t)on_connection, srv};
+	/* Strict parsing: no space before a colon, no folded headers. */
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1,
+					 NULL};
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 					 CONNECTION_MEMORY, NULL};
 	o[n++] = (struct MHD_OptionItem){
@@ -646,6 +818,12 @@ struct http_server *http_start(const struct http_options *opts,
 
 	srv->handler = handler;
 	srv->arg = arg;
+	pthread_mutex_init(&srv->conns_lock, NULL);
+	pthread_cond_init(&srv->stop_cond, NULL);
+	srv->conns.next = srv->conns.prev = &srv->conns;
+	srv->head_deadline_ns =
+		(uint64_t)(opts->idle_timeout ? opts->idle_timeout : 300) *
+		1000000000u;
 	srv->extra_headers = opts->extra_headers;
 	srv->tls = opts->tls != NULL;
 	if (srv->tls)
@@ -663,6 +841,8 @@ struct http_server *http_start(const struct http_options *opts,
 		log_error("cannot start http server addr=%s", opts->addr);
 		goto fail;
 	}
+	srv->reaper_running = pthread_create(&srv->reaper, NULL, reap, srv) ==
+			      0;
 	return srv;
 
 fail:
@@ -702,6 +882,15 @@ void http_stop(struct http_server *srv)
 	if (!srv)
 		return;
 	http_quiesce(srv);
+	if (srv->reaper_running) {
+		pthread_mutex_lock(&srv->conns_lock);
+		srv->stopping = true;
+		pthread_cond_signal(&srv->stop_cond);
+		pthread_mutex_unlock(&srv->conns_lock);
+		pthread_join(srv->reaper, NULL);
+	}
 	MHD_stop_daemon(srv->daemon);
+	pthread_cond_destroy(&srv->stop_cond);
+	pthread_mutex_destroy(&srv->conns_lock);
 	free(srv);
 }
