@@ -1107,8 +1107,8 @@ static const char *const name_what[] = {
 	[NAME_USER] = "a list of user names",
 	[NAME_USER_OR_ALL] = "a list of user names or \"*\"",
 	[NAME_GROUP] = "a list of group names",
-	[NAME_PATTERN] = "a list of repository patterns such as "
-			 "\"team/*\" or \"team/**\"",
+	[NAME_PATTERN] = ("a list of repository patterns such as "
+			  "\"team/*\" or \"team/**\""),
 };
 
 /*
@@ -1857,9 +1857,9 @@ static const struct int_range rate_range = {0, 1000000};
 static const int positive = 1;
 
 #define FIELD(f) offsetof(struct config, f)
-#define KEY(p, t, f, d) {p, &t, FIELD(f), 0, d, NULL}
-#define KEY_ARG(p, t, f, d, a) {p, &t, FIELD(f), 0, d, a}
-#define NOKEY(p, t, a) {p, &t, NOFIELD, 0, NULL, a}
+#define KEY(p, t, f, d) {(p), &(t), FIELD(f), 0, (d), NULL}
+#define KEY_ARG(p, t, f, d, a) {(p), &(t), FIELD(f), 0, (d), (a)}
+#define NOKEY(p, t, a) {(p), &(t), NOFIELD, 0, NULL, (a)}
 
 /*
  * Every key berth reads, in the order they are checked: http.net before

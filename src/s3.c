@@ -83,10 +83,8 @@ static int s3_parse_endpoint(struct s3 *c, const char *url, char *err,
 
 	if (sep && (size_t)(sep - url) == 4 && !strncasecmp(url, "http", 4))
 		c->scheme = xstrdup("http");
-	else if (sep && (size_t)(sep - url) == 5 &&
-		 !strncasecmp(url, "https", 5))
-		c->scheme = xstrdup("https");
-	else if (!sep)
+	else if (!sep || ((size_t)(sep - url) == 5 &&
+			  !strncasecmp(url, "https", 5)))
 		c->scheme = xstrdup("https");
 	if (!c->scheme || n == 0 || strspn(host + n, "/") != strlen(host + n)) {
 		set_error(err, errlen, "storage.s3.regionendpoint: want "
@@ -217,7 +215,7 @@ static int s3_param_cmp(const void *a, const void *b)
 /* The canonical query string, which is also the one sent. */
 static char *s3_query(const struct s3_req *req)
 {
-	struct s3_param p[S3_MAX_PARAMS];
+	struct s3_param p[S3_MAX_PARAMS] = {{0}};
 	struct buf b = {0};
 	size_t n = 0;
 	char *k, *v;

@@ -685,7 +685,7 @@ static int fs_reader_open(struct store *st, const char *key,
 		err = -EISDIR;
 	else if (offset > (uint64_t)sb.st_size)
 		err = -EINVAL;
-	else if (offset && lseek(fd, (off_t)offset, SEEK_SET) == -1)
+	if (!err && offset && lseek(fd, (off_t)offset, SEEK_SET) == -1)
 		err = -errno;
 	if (err) {
 		close(fd);

@@ -9,6 +9,7 @@
 #ifndef BERTH_CHECK_H
 #define BERTH_CHECK_H
 
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,21 @@ static inline void check_run(const char *name, void (*fn)(void))
 		check_failed_tests++;
 	}
 	fflush(stdout);
+}
+
+static inline int check_rm_entry(const char *path, const struct stat *sb,
+				 int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes a scratch directory and everything in it; 0 or -1. */
+static inline int check_rmtree(const char *dir)
+{
+	return nftw(dir, check_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static inline int check_done(void)

@@ -30,7 +30,7 @@ static char *basic(const char *user, const char *password)
 	char *out = malloc(6 + 4 * (len / 3 + 1) + 1);
 
 	sprintf(plain, "%s:%s", user, password);
-	memcpy(out, "Basic ", 6);
+	strcpy(out, "Basic ");
 	EVP_EncodeBlock((unsigned char *)out + 6, (unsigned char *)plain,
 			(int)len);
 	free(plain);

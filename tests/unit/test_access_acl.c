@@ -113,7 +113,7 @@ static void test_match_is_linear(void)
 
 	for (int i = 0; i < 127; i++)
 		memcpy(repo + 2 * i, "a/", 2);
-	memcpy(repo + 254, "b", 2);
+	strcpy(repo + 254, "b");
 	for (int i = 0; i < 40; i++)
 		strcat(pattern, "**/");
 	strcat(pattern, "c");

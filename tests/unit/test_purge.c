@@ -75,7 +75,6 @@ static void test_empty_store(void)
 {
 	struct store *empty;
 	char dir[] = "/tmp/berth-purge-empty-XXXXXX";
-	char cmd[64];
 	size_t removed = 7;
 
 	CHECK(mkdtemp(dir) != NULL);
@@ -83,14 +82,12 @@ static void test_empty_store(void)
 	CHECK(purge_uploads(empty, NOW, DAY, false, &removed) == 0);
 	CHECK(removed == 0);
 	empty->ops->close(empty);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
+	CHECK(check_rmtree(dir) == 0);
 }
 
 int main(void)
 {
 	char dir[] = "/tmp/berth-purge-XXXXXX";
-	char cmd[64];
 
 	if (!mkdtemp(dir) || store_fs_open(dir, &st) != 0)
 		return 1;
@@ -98,8 +95,7 @@ int main(void)
 	RUN(test_old_sessions_removed);
 	RUN(test_empty_store);
 	st->ops->close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (check_rmtree(dir) != 0)
 		return 1;
 	return check_done();
 }

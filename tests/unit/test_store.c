@@ -558,7 +558,7 @@ static void test_writer_large(void)
 		data[i] = (unsigned char)(i * 7 + i / 4096);
 	CHECK(st->ops->writer_open(st, "big/data", true, &w) == 0);
 	for (int k = 0; off < total; k++) {
-		chunk = (size_t)(32 * 1024 + (k % 5) * 200 * 1024 + k);
+		chunk = 32 * 1024 + (size_t)(k % 5) * 200 * 1024 + (size_t)k;
 		if (chunk > total - off)
 			chunk = total - off;
 		CHECK(store_write(w, data + off, chunk) == 0);
