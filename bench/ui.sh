@@ -64,6 +64,11 @@ fi
 
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
+rm -f "$WORK/htpasswd"
+echo bench-password | BERTH_BCRYPT_COST=4 "$BERTH" user add \
+	"$WORK/htpasswd" viewer >/dev/null
+# Anonymous users may pull everything; viewer a fifth of it, so that
+# the catalog is filtered by rules for one and not the other.
 cat >"$WORK/config.yml" <<YAML
 version: 0.1
 log:
@@ -75,6 +80,18 @@ storage:
     rootdirectory: $WORK/root
 http:
   addr: 127.0.0.1:$PORT
+auth:
+  htpasswd:
+    realm: bench
+    path: $WORK/htpasswd
+access:
+  anonymous:
+    - repositories: ["**"]
+      actions: [pull]
+  rules:
+    - repositories: ["ns01*/**", "ns02*/**", "big/**"]
+      users: [viewer]
+      actions: [pull]
 YAML
 env -u REGISTRY_HTTP_ADDR "$BERTH" serve "$WORK/config.yml" \
 	>"$WORK/berth.log" 2>&1 &
@@ -91,10 +108,15 @@ for _ in $(seq 1 600); do
 	sleep 0.1
 done
 
-# time_ms PATH - one GET; prints milliseconds, fails unless 200.
+# time_ms PATH [USER] - one GET (as USER); prints milliseconds, fails
+# unless 200.
 time_ms() {
-	local out code secs
-	out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$URL$1")
+	local out code secs auth=()
+	if [ -n "${2:-}" ]; then
+		auth=(-u "$2:bench-password")
+	fi
+	out=$(curl -s "${auth[@]}" -o /dev/null -w '%{http_code} %{time_total}' \
+		"$URL$1")
 	code=${out% *}
 	secs=${out#* }
 	if [ "$code" != 200 ]; then
@@ -137,11 +159,12 @@ wait_filled() {
 	exit 1
 }
 
-# page NAME PATH - cold once, then ROUNDS warm.
+# page NAME PATH [USER] - once, then ROUNDS more.
 page() {
-	local name=$1 path=$2 cold warm met
-	cold=$(time_ms "$path")
-	warm=$(for _ in $(seq 1 "$ROUNDS"); do time_ms "$path"; done | median)
+	local name=$1 path=$2 user=${3:-} cold warm met
+	cold=$(time_ms "$path" "$user")
+	warm=$(for _ in $(seq 1 "$ROUNDS"); do time_ms "$path" "$user"; done |
+		median)
 	met=yes
 	if python3 -c "import sys; sys.exit(0 if $warm < $TARGET_MS else 1)"
 	then :; else
@@ -175,6 +198,10 @@ page "tags sharing a digest (delete dialog)" \
 	"/ui/api/tags?$BIG&digest=$(cat "$LINKS/$MID/current/link")"
 page "image page, two-platform index" "/ui/api/image?$BIG&ref=$MID"
 page "catalog with big/app on the page" "/ui/api/repositories?q=big/"
+page "catalog filtered by access rules, page 3" \
+	"/ui/api/repositories?page=3" viewer
+page "catalog filtered by access rules, search" \
+	"/ui/api/repositories?q=app0424" viewer
 
 expect "/ui/api/repositories?per_page=1" total $((REPOS + 1))
 expect "/ui/api/tags?$BIG&per_page=1" total "$TAGS"

@@ -26,6 +26,7 @@
 #include "session.h"
 #include "tagcache.h"
 #include "ui.h"
+#include "uicatalog.h"
 #include "uiimage.h"
 #include "util.h"
 
@@ -51,6 +52,7 @@ struct uiapi {
 	struct sessions *sessions;
 	struct meta_cache *metas;
 	struct tagcache *tags;
+	struct uicatalog *catalog;
 };
 
 /* One request: who is asking, with what access control. */
@@ -71,6 +73,7 @@ struct uiapi *uiapi_new(const struct config *cfg, struct registry *reg,
 	api->sessions = sessions;
 	api->metas = meta_cache_new(registry_store(reg), UIAPI_META_BYTES);
 	api->tags = tagcache_new(reg, api->metas, UIAPI_TAG_ROWS);
+	api->catalog = uicatalog_new(api->tags);
 	if (cfg->ui_enabled)
 		tagcache_warm_start(api->tags);
 	return api;
@@ -80,6 +83,7 @@ void uiapi_free(struct uiapi *api)
 {
 	if (!api)
 		return;
+	uicatalog_free(api->catalog);
 	tagcache_free(api->tags);
 	meta_cache_free(api->metas);
 	free(api);
@@ -428,35 +432,56 @@ static json_t *repo_json(struct call *c, const char *name)
 	return r;
 }
 
+/* The catalog rows of page p matching q; sets *total to all that match. */
+static json_t *catalog_rows(struct call *c, const char *q,
+			    const struct paging *p, size_t *total)
+{
+	const struct uicatalog_view *view = NULL;
+	const struct index_page *names;
+	const uint32_t *visible = NULL;
+	json_t *list = json_array();
+	size_t count;
+
+	if (access_enabled(c->access)) {
+		view = uicatalog_get(c->api->catalog, c->access, c->user);
+		names = view->names;
+		visible = view->visible;
+		count = view->count;
+	} else {
+		names = tagcache_repos(c->api->tags);
+		count = names->count;
+	}
+
+	*total = 0;
+	for (size_t i = 0; i < count; i++) {
+		const char *name = names->names[visible ? visible[i] : i];
+
+		if (*q && !strstr(name, q))
+			continue;
+		if (in_page(p, *total))
+			json_array_append_new(list, repo_json(c, name));
+		(*total)++;
+	}
+
+	if (view)
+		uicatalog_release(c->api->catalog, view);
+	else
+		tagcache_release_repos(c->api->tags, names);
+	return list;
+}
+
 static void get_repositories(struct call *c)
 {
-	const struct index_page *all;
 	char q[UIAPI_QUERY_MAX + 1];
 	struct paging p;
 	json_t *list, *body;
-	size_t total = 0;
-	bool check;
+	size_t total;
 
 	if (!query_param(c->req, q, sizeof(q)) || !paging_params(c->req, &p) ||
 	    !require_pull(c, NULL))
 		return;
 
-	check = access_enabled(c->access);
-	list = json_array();
-	all = tagcache_repos(c->api->tags);
-	for (size_t i = 0; i < all->count; i++) {
-		const char *name = all->names[i];
-
-		if ((*q && !strstr(name, q)) ||
-		    (check &&
-		     !access_may(c->access, c->user, name, ACCESS_PULL)))
-			continue;
-		if (in_page(&p, total))
-			json_array_append_new(list, repo_json(c, name));
-		total++;
-	}
-	tagcache_release_repos(c->api->tags, all);
-
+	list = catalog_rows(c, q, &p, &total);
 	body = json_object();
 	put(body, "total", json_integer((json_int_t)total));
 	put(body, "page", json_integer((json_int_t)p.page));
