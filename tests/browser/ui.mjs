@@ -357,6 +357,61 @@ async function darkTheme() {
 		'system theme');
 }
 
+// WCAG's contrast ratio of each kind of text against what is behind it.
+async function contrasts() {
+	return page.evaluate(() => {
+		const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+		const lum = ([r, g, b]) => {
+			const f = (v) => {
+				v /= 255;
+				return v <= 0.03928 ? v / 12.92 :
+					((v + 0.055) / 1.055) ** 2.4;
+			};
+			return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+		};
+		const background = (el) => {
+			for (; el; el = el.parentElement) {
+				const c = rgb(getComputedStyle(el).backgroundColor);
+				if (c.length === 3 || c[3] > 0)
+					return c;
+			}
+			return [255, 255, 255];
+		};
+		const out = {};
+		for (const sel of ['h1', 'td', 'th', '.subtle', 'main a',
+			'.chip', 'button.danger', 'code', '.crumbs a', '.top a',
+			'input']) {
+			const el = document.querySelector(sel);
+			if (!el)
+				continue;
+			const a = lum(rgb(getComputedStyle(el).color));
+			const b = lum(background(el));
+			out[sel] = (Math.max(a, b) + 0.05) /
+				(Math.min(a, b) + 0.05);
+		}
+		return out;
+	});
+}
+
+async function readableContrast() {
+	await login('admin');
+	await waitText('#account', 'admin');
+	for (const theme of ['light', 'dark']) {
+		await page.evaluate((t) => localStorage.setItem('berth.theme', t),
+			theme);
+		await page.goto(secured.url + '/r/public/many');
+		await waitText('#tag-count', '30 tags');
+		const ratios = await contrasts();
+		H.check(Object.keys(ratios).length >= 10, 'elements found: ' +
+			Object.keys(ratios));
+		for (const [sel, ratio] of Object.entries(ratios))
+			H.check(ratio >= 4.5, `${theme}: ${sel} has contrast ` +
+				ratio.toFixed(2) + ', below 4.5');
+	}
+	await page.evaluate(() => localStorage.removeItem('berth.theme'));
+	await logout();
+}
+
 async function openRegistry() {
 	await page.goto(open.url + '/reg/');
 	await waitText('#repo-count', '1 repository');
@@ -498,6 +553,7 @@ async function main() {
 			['multi_select_delete', multiSelectDelete],
 			['phone_width', phoneWidth],
 			['dark_theme', darkTheme],
+			['readable_contrast', readableContrast],
 			['open_registry_title_prefix', openRegistry],
 			['unreachable_server', unreachable],
 			['api_login', apiLoginChecks],
