@@ -536,6 +536,32 @@ async function apiSortAndRepush() {
 		'and its new platform');
 }
 
+async function apiAssets() {
+	const get = (path, headers) => fetch(secured.url + path, { headers });
+	let r = await get('/ui/app.js');
+	H.equal([r.status, r.headers.get('content-type')],
+		[200, 'text/javascript; charset=utf-8'], 'a script');
+	const etag = r.headers.get('etag');
+	H.check(/^"[0-9a-f]{20}"$/.test(etag), 'a strong ETag: ' + etag);
+	H.check(r.headers.get('content-security-policy')
+		.includes("default-src 'self'"), 'same-origin CSP');
+	r = await get('/ui/app.js', { 'If-None-Match': etag });
+	H.equal(r.status, 304, 'revalidation costs no transfer');
+	r = await get('/ui/nothing.js');
+	H.equal(r.status, 404, 'a missing file');
+	for (const [path, status] of [['/', 200], ['/r/team/app:v1', 200],
+		['/settings', 200], ['/elsewhere', 404]]) {
+		r = await get(path);
+		H.equal([path, r.status], [path, status], 'the page');
+		H.check((await r.text()).includes('<meta name="berth-base" ' +
+			'content="/">'), 'the page, with its base');
+	}
+	r = await fetch(secured.url + '/', { method: 'POST' });
+	H.equal(r.status, 405, 'pages are read-only');
+	r = await get('/ui/api/nothing');
+	H.equal(r.status, 404, 'an unknown endpoint');
+}
+
 async function main() {
 	let failed = 1;
 	try {
@@ -560,6 +586,7 @@ async function main() {
 			['api_csrf_on_v2', apiCsrf],
 			['api_catalog_access', apiCatalogAccess],
 			['api_sort_and_repush', apiSortAndRepush],
+			['api_assets', apiAssets],
 		], () => page, LIMIT_MS);
 	} catch (err) {
 		console.log('  setup: ' + (err.stack || err));
