@@ -305,7 +305,10 @@ static void read_manifest(struct walker *w, const char *repo,
 	char *key;
 	int err;
 
+	/* Other workers may be adding digests: read it under the lock. */
+	pthread_mutex_lock(&w->s->id_lock);
 	dmap_digest(w->s->digests, m->id, &d);
+	pthread_mutex_unlock(&w->s->id_lock);
 	key = layout_blob_data(&d);
 	err = w->st->ops->get(w->st, key, SCAN_MANIFEST_MAX, &b);
 	if (err == 0) {
