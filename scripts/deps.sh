@@ -16,7 +16,7 @@ BUILD_PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libjansson-dev
 libyaml-dev libssl-dev libcrypt-dev libgnutls28-dev libsystemd-dev
 libcurl4-openssl-dev"
 TEST_PKGS="$BUILD_PKGS skopeo podman docker-registry python3 curl wrk clang
-nginx chromium nodejs npm openssl man-db systemd strace libclang-rt-14-dev
+nginx chromium openssl man-db systemd strace libclang-rt-14-dev
 ceph-mon ceph-osd radosgw"
 
 usage() {
