@@ -16,6 +16,7 @@
  */
 #include "scan.h"
 #include "layout.h"
+#include "mrefs.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -260,7 +261,60 @@ static void add_array(struct scan *s, json_t *arr, const char *key,
 		add_id(s, v, n, json_string_value(json_object_get(item, key)));
 }
 
-bool scan_parse_manifest(struct scan *s, const char *data, size_t len,
+static void add_ref(struct scan *s, struct scan_manifest *m,
+		    enum mref_kind kind, const struct digest *d)
+{
+	uint32_t id = scan_id(s, d);
+
+	if (kind == MREF_SUBJECT) {
+		m->has_subject = true;
+		m->subject = id;
+		return;
+	}
+	if (kind == MREF_CHILD) {
+		m->children = xrealloc(m->children, (m->nchildren + 1) *
+				       sizeof(*m->children));
+		m->children[m->nchildren++] = id;
+		return;
+	}
+	m->refs = xrealloc(m->refs, (m->nrefs + 1) * sizeof(*m->refs));
+	m->refs[m->nrefs++] = id;
+}
+
+struct ref_sink {
+	struct scan *s;
+	struct scan_manifest *m;
+};
+
+/* A digest mrefs found: "<alg>:<hex>", as digest_parse would take it. */
+static void on_ref(void *arg, enum mref_kind kind, const char *text,
+		   size_t len)
+{
+	struct ref_sink *sink = arg;
+	char hex[DIGEST_MAX_HEX + 1];
+	struct digest d;
+	size_t n = len > 7 ? len - 7 : 0;
+
+	if (n == 0 || n > DIGEST_MAX_HEX || text[6] != ':' ||
+	    (memcmp(text, "sha256", 6) && memcmp(text, "sha512", 6)))
+		return;
+	memcpy(hex, text + 7, n);
+	hex[n] = '\0';
+	if (digest_from(text[3] == '5' ? "sha512" : "sha256", hex, &d))
+		add_ref(sink->s, sink->m, kind, &d);
+}
+
+static void forget_refs(struct scan_manifest *m)
+{
+	free(m->refs);
+	free(m->children);
+	m->refs = m->children = NULL;
+	m->nrefs = m->nchildren = 0;
+	m->has_subject = false;
+}
+
+/* jansson's reading, for whatever mrefs gives up on. */
+static bool parse_slowly(struct scan *s, const char *data, size_t len,
 			 struct scan_manifest *m)
 {
 	json_t *root = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
@@ -294,6 +348,17 @@ bool scan_parse_manifest(struct scan *s, const char *data, size_t len,
 	}
 	json_decref(root);
 	return true;
+}
+
+bool scan_parse_manifest(struct scan *s, const char *data, size_t len,
+			 struct scan_manifest *m)
+{
+	struct ref_sink sink = {s, m};
+
+	if (mrefs_scan(data, len, on_ref, &sink, &m->is_index))
+		return true;
+	forget_refs(m);
+	return parse_slowly(s, data, len, m);
 }
 
 /* Reads and parses the content of manifest m. */
