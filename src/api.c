@@ -9,6 +9,8 @@
  * through http_read_body callbacks.
  */
 #include "api.h"
+#include "session.h"
+#include "ui.h"
 #include "access.h"
 #include "config.h"
 #include "cors.h"
@@ -37,6 +39,8 @@ struct api {
 	struct registry *reg;
 	struct access *access;
 	struct cors *cors;
+	struct ui *ui;
+	struct sessions *sessions;
 	struct ratelimit *ratelimit; /* NULL: no limit */
 	struct notify *notify;
 	struct health *health;
@@ -1238,8 +1242,8 @@ static bool authorize(struct api *api, struct http_request *req,
 	action = r->kind == ROUTE_UPLOAD || r->kind == ROUTE_UPLOADS
 			 ? ACCESS_PUSH
 			 : action_of(method);
-	v = access_check(access_of(api), http_header(req, "Authorization"),
-			 http_client_addr(req), repo, action, &user, &retry);
+	v = session_access_check(api->sessions, access_of(api), req, repo,
+				 action, &user, &retry);
 	http_set_user(req, user);
 	free(user);
 
@@ -1378,6 +1382,10 @@ void api_handle(void *arg, struct http_request *req)
 	const char *path = unprefixed(api, http_path(req));
 	struct route r;
 
+	if (!path || strncmp(path, "/v2", 3) || (path[3] && path[3] != '/')) {
+		ui_handle(api->ui, req, access_of(api));
+		return;
+	}
 	if (cors_step(__atomic_load_n(&api->cors, __ATOMIC_ACQUIRE), req))
 		return;
 	find_client(api, req);
@@ -1421,6 +1429,12 @@ void api_set_ops(struct api *api, struct notify *n, struct health *h)
 {
 	api->notify = n;
 	api->health = h;
+}
+
+void api_set_ui(struct api *api, struct ui *ui, struct sessions *s)
+{
+	api->ui = ui;
+	api->sessions = s;
 }
 
 void api_free(struct api *api)

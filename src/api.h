@@ -18,8 +18,11 @@ struct api;
  * No argument is owned; all must outlive the api.  access decides who
  * may do what; cors may be NULL (no cross-origin access).
  */
+struct ui;
+struct sessions;
 struct api *api_new(const struct config *cfg, struct registry *reg,
 		    struct access *access, struct cors *cors);
+void api_set_ui(struct api *api, struct ui *ui, struct sessions *s);
 void api_free(struct api *api);
 struct notify;
 struct health;

@@ -10,6 +10,8 @@
  */
 #include "access.h"
 #include "api.h"
+#include "session.h"
+#include "ui.h"
 #include "config.h"
 #include "debugsrv.h"
 #include "health.h"
@@ -49,6 +51,8 @@ struct server {
 	struct cors *cors;
 	struct tls *tls;
 	struct api *api;
+	struct ui *ui;
+	struct sessions *sessions;
 	struct http_server *http;
 	struct purger *purger;
 	struct health *health;
@@ -156,6 +160,10 @@ static int server_open(struct server *s)
 		return -1;
 	s->cors = cors_new(s->cfg);
 	s->api = api_new(s->cfg, s->reg, s->access, s->cors);
+	s->sessions = sessions_new();
+	s->ui = ui_new(s->cfg, s->reg, s->sessions);
+	registry_on_change(s->reg, ui_on_change, s->ui);
+	api_set_ui(s->api, s->ui, s->sessions);
 	s->health = health_new(s->store, 1000, !s->cfg->readonly);
 	if (!s->health || notify_open(s->cfg, &s->notify) != 0)
 		return -1;
@@ -288,6 +296,8 @@ static void server_close(struct server *s)
 	notify_close(s->notify);
 	health_free(s->health);
 	api_free(s->api);
+	ui_free(s->ui);
+	sessions_free(s->sessions);
 	registry_close(s->reg);
 	tls_close(s->tls);
 	cors_free(s->cors);

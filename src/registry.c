@@ -27,6 +27,8 @@ struct registry {
 	const struct config *cfg;
 	struct store *store;
 	struct index *index;
+	void (*on_change)(void *, const char *, const char *);
+	void *on_change_arg;
 };
 
 static const struct {
@@ -86,6 +88,18 @@ int reg_fail_store(struct reg_error *e, int err, const char *what)
 				"storage is read-only: %s failed", what);
 	return reg_fail(e, REG_INTERNAL, "storage error: %s failed: %s",
 			what, store_strerror(err));
+}
+
+void registry_on_change(struct registry *reg, void (*fn)(void *, const char *, const char *), void *arg)
+{
+	reg->on_change = fn;
+	reg->on_change_arg = arg;
+}
+
+static void changed(struct registry *reg, const char *repo, const char *tag)
+{
+	if (reg->on_change)
+		reg->on_change(reg->on_change_arg, repo, tag);
 }
 
 struct store *registry_store(struct registry *reg)
@@ -425,6 +439,7 @@ static int tag_manifest(struct registry *reg, const char *repo,
 	if (err)
 		return reg_fail_store(e, err, "write tag");
 	index_add_tag(reg->index, repo, tag);
+	changed(reg, repo, tag);
 	return 0;
 }
 
@@ -538,6 +553,7 @@ static int delete_tag(struct registry *reg, const char *repo,
 	if (err)
 		return reg_fail_store(e, err, "delete tag");
 	index_remove_tag(reg->index, repo, tag);
+	changed(reg, repo, tag);
 	return 0;
 }
 

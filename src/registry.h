@@ -163,6 +163,7 @@ int registry_referrers(struct registry *reg, const char *repo,
 
 /* Shared by the registry's own files (registry.c, upload.c). */
 struct store *registry_store(struct registry *reg);
+void registry_on_change(struct registry *reg, void (*fn)(void *, const char *, const char *), void *arg);
 int registry_link_blob(struct registry *reg, const char *repo,
 		       const struct digest *d, struct reg_error *e);
 
