@@ -42,7 +42,7 @@
 
 struct cache_slot {
 	unsigned char mac[MAC_LEN];
-	uint64_t stamp;		/* larger is more recently used */
+	uint64_t stamp; /* larger is more recently used */
 	bool used;
 };
 
@@ -52,7 +52,7 @@ struct cache_set {
 };
 
 struct snapshot {
-	unsigned refs;		/* under access.lock */
+	unsigned refs; /* under access.lock */
 	struct htpasswd *users;
 	atomic_uint_fast64_t clock;
 	struct cache_set sets[CACHE_SETS];
@@ -65,14 +65,14 @@ struct access {
 	char *path;
 	const struct config_access *policy;
 
-	pthread_mutex_t lock;		/* guards snap and its refs */
+	pthread_mutex_t lock; /* guards snap and its refs */
 	struct snapshot *snap;
-	pthread_mutex_t reload_lock;	/* one reload at a time */
-	char *reload_error;		/* last reload failure logged */
+	pthread_mutex_t reload_lock; /* one reload at a time */
+	char *reload_error;	     /* last reload failure logged */
 	atomic_uint_fast64_t checked_ns;
 
-	EVP_MD_CTX *inner;		/* SHA-256 after key ^ ipad */
-	EVP_MD_CTX *outer;		/* SHA-256 after key ^ opad */
+	EVP_MD_CTX *inner; /* SHA-256 after key ^ ipad */
+	EVP_MD_CTX *outer; /* SHA-256 after key ^ opad */
 	struct throttle *throttle;
 
 	atomic_uint_fast64_t hashes;
@@ -125,8 +125,8 @@ out:
 }
 
 /* HMAC of the concatenation of n strings, with a NUL after each. */
-static void mac_of(const struct access *a, const char *const *parts,
-		   size_t n, unsigned char *out)
+static void mac_of(const struct access *a, const char *const *parts, size_t n,
+		   unsigned char *out)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char inner[MAC_LEN];
@@ -230,7 +230,7 @@ static void cache_insert(struct snapshot *s, const unsigned char *mac)
 		struct cache_slot *e = &set->slots[i];
 
 		if (e->used && !CRYPTO_memcmp(e->mac, mac, MAC_LEN)) {
-			victim = e;	/* verified twice at once */
+			victim = e; /* verified twice at once */
 			break;
 		}
 		if (!e->used || (victim->used && e->stamp < victim->stamp))
@@ -250,7 +250,8 @@ static void reload_failed(struct access *a, const char *err)
 	if (a->reload_error && !strcmp(a->reload_error, err))
 		return;
 	log_error("htpasswd reload failed, keeping the users loaded before "
-		  "err=\"%s\"", err);
+		  "err=\"%s\"",
+		  err);
 	free(a->reload_error);
 	a->reload_error = xstrdup(err);
 }
@@ -259,7 +260,8 @@ static void log_loaded(const char *what, const char *path, size_t users)
 {
 	if (users == 0)
 		log_warn("htpasswd file has no usable users, nobody can log "
-			 "in path=%s", path);
+			 "in path=%s",
+			 path);
 	else
 		log_info("htpasswd %s path=%s users=%zu", what, path, users);
 }
@@ -340,8 +342,8 @@ static char *make_challenge(const char *realm)
 	return buf_detach(&b, NULL);
 }
 
-static int open_htpasswd(struct access *a, const struct config *cfg,
-			 char *err, size_t errlen)
+static int open_htpasswd(struct access *a, const struct config *cfg, char *err,
+			 size_t errlen)
 {
 	struct htpasswd *users;
 	int rc;
@@ -353,8 +355,9 @@ static int open_htpasswd(struct access *a, const struct config *cfg,
 	a->policy = cfg->access;
 	a->throttle = throttle_new();
 	if (mac_init(a) < 0) {
-		set_error(err, errlen, "cannot draw a random key for the "
-		       "credential cache");
+		set_error(err, errlen,
+			  "cannot draw a random key for the "
+			  "credential cache");
 		return -EIO;
 	}
 
@@ -367,8 +370,7 @@ static int open_htpasswd(struct access *a, const struct config *cfg,
 	return 0;
 }
 
-struct access *access_open(const struct config *cfg, char *err,
-			   size_t errlen)
+struct access *access_open(const struct config *cfg, char *err, size_t errlen)
 {
 	struct access *a = xcalloc(1, sizeof(*a));
 
@@ -530,7 +532,9 @@ static const char *loggable(const char *s, char *out)
 		unsigned char c = (unsigned char)s[i];
 
 		out[i] = c > ' ' && c < 0x7f && c != '"' && c != '\\' &&
-				 c != '=' ? (char)c : '?';
+					 c != '='
+				 ? (char)c
+				 : '?';
 	}
 	out[i] = '\0';
 	return out;
@@ -557,8 +561,7 @@ static bool verify(struct access *a, struct snapshot *s, const char *user,
 static void login_failed(struct access *a, const unsigned char *tkey,
 			 const char *user, const char *client)
 {
-	unsigned lock = throttle_failed(a->throttle, tkey,
-					now_monotonic_ns());
+	unsigned lock = throttle_failed(a->throttle, tkey, now_monotonic_ns());
 	char name[64], from[64];
 
 	count(&a->failures);
@@ -566,8 +569,8 @@ static void login_failed(struct access *a, const unsigned char *tkey,
 		log_warn("login failed user=%s client=%s locked_for=%us",
 			 loggable(user, name), loggable(client, from), lock);
 	else
-		log_warn("login failed user=%s client=%s",
-			 loggable(user, name), loggable(client, from));
+		log_warn("login failed user=%s client=%s", loggable(user, name),
+			 loggable(client, from));
 }
 
 /* Checks the credentials of a request; sets *name on success. */
@@ -581,8 +584,8 @@ static enum access_verdict authenticate(struct access *a, const char *header,
 	const char *user, *password;
 	struct snapshot *s;
 
-	if (access_basic_parse(header, buf, sizeof(buf), &user,
-			       &password) < 0) {
+	if (access_basic_parse(header, buf, sizeof(buf), &user, &password) <
+	    0) {
 		char from[64];
 
 		count(&a->failures);
@@ -627,16 +630,17 @@ enum access_verdict access_check(struct access *a, const char *authorization,
 	if (!a->enabled)
 		return ACCESS_OK;
 	if (!authorization || !*authorization)
-		return acl_allows(a->policy, NULL, repo, bits) ?
-			       ACCESS_OK : ACCESS_UNAUTHORIZED;
+		return acl_allows(a->policy, NULL, repo, bits)
+			       ? ACCESS_OK
+			       : ACCESS_UNAUTHORIZED;
 
 	v = authenticate(a, authorization, client_addr ? client_addr : "-",
 			 &name, retry_after);
 	if (v != ACCESS_OK)
 		return v;
 	*user = name;
-	return acl_allows(a->policy, name, repo, bits) ? ACCESS_OK :
-							 ACCESS_DENIED;
+	return acl_allows(a->policy, name, repo, bits) ? ACCESS_OK
+						       : ACCESS_DENIED;
 }
 
 bool access_may(struct access *a, const char *user, const char *repo,

@@ -23,9 +23,9 @@ enum access_action { ACCESS_PULL, ACCESS_PUSH, ACCESS_DELETE };
 
 enum access_verdict {
 	ACCESS_OK,
-	ACCESS_UNAUTHORIZED,	/* 401: no or bad credentials */
-	ACCESS_DENIED,		/* 403: a known user, not allowed */
-	ACCESS_THROTTLED,	/* 429: too many failed logins */
+	ACCESS_UNAUTHORIZED, /* 401: no or bad credentials */
+	ACCESS_DENIED,	     /* 403: a known user, not allowed */
+	ACCESS_THROTTLED,    /* 429: too many failed logins */
 };
 
 /* Longest decoded "user:password" of a Basic header berth reads. */
@@ -40,8 +40,7 @@ struct access;
  * but the htpasswd file cannot be read.  Without auth the object allows
  * everything.
  */
-struct access *access_open(const struct config *cfg, char *err,
-			   size_t errlen);
+struct access *access_open(const struct config *cfg, char *err, size_t errlen);
 /* Frees a; no other call on a may be running or follow. */
 void access_close(struct access *a);
 
@@ -92,12 +91,12 @@ bool access_may(struct access *a, const char *user, const char *repo,
 int access_refresh(struct access *a);
 
 struct access_stats {
-	uint64_t hashes;	/* full password hash computations */
-	uint64_t cache_hits;	/* logins answered from the cache */
-	uint64_t failures;	/* wrong or malformed credentials */
-	uint64_t throttled;	/* attempts refused while locked out */
-	uint64_t reloads;	/* htpasswd files loaded after the first */
-	size_t users;		/* users who can log in now */
+	uint64_t hashes;     /* full password hash computations */
+	uint64_t cache_hits; /* logins answered from the cache */
+	uint64_t failures;   /* wrong or malformed credentials */
+	uint64_t throttled;  /* attempts refused while locked out */
+	uint64_t reloads;    /* htpasswd files loaded after the first */
+	size_t users;	     /* users who can log in now */
 };
 
 /* Counters since access_open, for metrics and tests. */

@@ -16,8 +16,8 @@
 
 static bool pattern_char_ok(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-' || c == '*';
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+	       c == '_' || c == '-' || c == '*';
 }
 
 bool acl_pattern_valid(const char *pattern)
@@ -31,15 +31,15 @@ bool acl_pattern_valid(const char *pattern)
 		size_t n = strcspn(p, "/");
 
 		if (n == 0)
-			return false;	/* "", leading, doubled '/' */
+			return false; /* "", leading, doubled '/' */
 		for (size_t i = 0; i < n; i++)
 			if (!pattern_char_ok(p[i]))
 				return false;
 		if (memmem(p, n, "**", 2) && n != 2)
-			return false;	/* "a**" or "***" */
+			return false; /* "a**" or "***" */
 		p += n;
 		if (*p == '/' && !*++p)
-			return false;	/* trailing '/' */
+			return false; /* trailing '/' */
 	}
 	return true;
 }
@@ -161,8 +161,7 @@ static bool rule_names(const struct config_access *policy,
 	return false;
 }
 
-static bool rule_matches(const struct config_access_rule *r,
-			 const char *repo)
+static bool rule_matches(const struct config_access_rule *r, const char *repo)
 {
 	for (char **p = r->repositories; *p; p++)
 		if (acl_match(*p, repo))
@@ -184,8 +183,8 @@ static bool anonymous_pulls(const struct config_access *policy)
  * over every rule that applies, so pull from one rule and push from
  * another add up to both.  Anonymous rules apply to everyone.
  */
-static unsigned granted(const struct config_access *policy,
-			const char *user, const char *repo)
+static unsigned granted(const struct config_access *policy, const char *user,
+			const char *repo)
 {
 	unsigned bits = 0;
 

@@ -67,8 +67,8 @@ enum route_kind {
 	ROUTE_TAGS,
 	ROUTE_MANIFEST,
 	ROUTE_BLOB,
-	ROUTE_UPLOADS,   /* .../blobs/uploads/ : start a session */
-	ROUTE_UPLOAD,    /* .../blobs/uploads/<id> */
+	ROUTE_UPLOADS, /* .../blobs/uploads/ : start a session */
+	ROUTE_UPLOAD,  /* .../blobs/uploads/<id> */
 	ROUTE_REFERRERS,
 };
 
@@ -160,9 +160,8 @@ static void add_json_string(struct buf *b, const char *s)
 }
 
 /* Sends res, prepared with its status and headers, with an error body. */
-static void send_error_with(struct http_request *req,
-			    struct http_response *res, const char *code,
-			    const char *message)
+static void send_error_with(struct http_request *req, struct http_response *res,
+			    const char *code, const char *message)
 {
 	struct buf b = BUF_INIT;
 
@@ -177,14 +176,13 @@ static void send_error_with(struct http_request *req,
 	http_send(req, res);
 }
 
-static void send_error(struct http_request *req, int status,
-		       const char *code, const char *message)
+static void send_error(struct http_request *req, int status, const char *code,
+		       const char *message)
 {
 	send_error_with(req, response(status), code, message);
 }
 
-static void send_reg_error(struct http_request *req,
-			   const struct reg_error *e)
+static void send_reg_error(struct http_request *req, const struct reg_error *e)
 {
 	send_error(req, reg_code_status(e->code), reg_code_name(e->code),
 		   e->message);
@@ -217,8 +215,8 @@ static char *location(struct api *api, struct http_request *req,
 		const char *fproto = http_header(req, "X-Forwarded-Proto");
 		const char *fhost = http_header(req, "X-Forwarded-Host");
 
-		if (fproto && (!strcmp(fproto, "https") ||
-			       !strcmp(fproto, "http")))
+		if (fproto &&
+		    (!strcmp(fproto, "https") || !strcmp(fproto, "http")))
 			scheme = fproto;
 		if (fhost && *fhost && !strpbrk(fhost, " ,/\\\r\n"))
 			host = fhost;
@@ -371,8 +369,7 @@ static bool page_params(struct http_request *req, size_t deflt, size_t *n,
 }
 
 static void add_link(struct http_response *res, const char *prefix,
-		     const char *path, const struct index_page *page,
-		     size_t n)
+		     const char *path, const struct index_page *page, size_t n)
 {
 	char *link;
 
@@ -414,8 +411,8 @@ static void send_listing(struct api *api, struct http_request *req,
 	}
 	buf_adds(&b, "]}");
 
-	add_link(res, api->cfg->http_prefix ? api->cfg->http_prefix : "",
-		 path, page, n);
+	add_link(res, api->cfg->http_prefix ? api->cfg->http_prefix : "", path,
+		 page, n);
 	http_response_body(res, "application/json; charset=utf-8", b.data,
 			   b.len);
 	http_send(req, res);
@@ -427,9 +424,8 @@ static void send_listing(struct api *api, struct http_request *req,
  * The index is read a page at a time, so a user who may see little of a
  * large registry costs more than one page; the names stay in order.
  */
-static void visible_catalog(struct api *api, const char *user,
-			    const char *last, size_t n,
-			    struct index_page *page)
+static void visible_catalog(struct api *api, const char *user, const char *last,
+			    size_t n, struct index_page *page)
 {
 	struct index_page p;
 	char *cursor = last ? xstrdup(last) : NULL;
@@ -470,8 +466,7 @@ static void get_catalog(struct api *api, struct http_request *req)
 		visible_catalog(api, http_user(req), last, n, &page);
 	else if (!empty)
 		registry_catalog(api->reg, last, n, &page);
-	send_listing(api, req, NULL, "repositories",
-		     "/v2/_catalog", &page, n);
+	send_listing(api, req, NULL, "repositories", "/v2/_catalog", &page, n);
 	index_page_free(&page);
 }
 
@@ -487,8 +482,7 @@ static void get_tags(struct api *api, struct http_request *req,
 
 	if (!page_params(req, 0, &n, &last, &empty))
 		return;
-	if (registry_tags(api->reg, r->name, last, empty ? 1 : n, &page,
-			  &e)) {
+	if (registry_tags(api->reg, r->name, last, empty ? 1 : n, &page, &e)) {
 		send_reg_error(req, &e);
 		return;
 	}
@@ -585,9 +579,12 @@ static void get_manifest(struct api *api, struct http_request *req,
 	digest_format(&m.digest, d);
 	if (!strcmp(http_method(req), "GET")) {
 		struct notify_target t = {
-			.repository = r->name, .digest = d,
-			.media_type = m.media_type, .size = m.len,
-			.tag = tag_of(r->arg), .is_manifest = true,
+			.repository = r->name,
+			.digest = d,
+			.media_type = m.media_type,
+			.size = m.len,
+			.tag = tag_of(r->arg),
+			.is_manifest = true,
 		};
 
 		emit(api, req, NOTIFY_PULL, &t);
@@ -639,8 +636,7 @@ static void on_manifest_end(void *ctx, struct http_request *req)
 	if (registry_manifest_put(mp->api->reg, mp->route.name, mp->route.arg,
 				  mp->body.data ? mp->body.data : "",
 				  mp->body.len,
-				  http_header(req, "Content-Type"), &out,
-				  &e)) {
+				  http_header(req, "Content-Type"), &out, &e)) {
 		send_reg_error(req, &e);
 		return;
 	}
@@ -649,9 +645,11 @@ static void on_manifest_end(void *ctx, struct http_request *req)
 	digest_format(&out.digest, d);
 	{
 		struct notify_target t = {
-			.repository = mp->route.name, .digest = d,
+			.repository = mp->route.name,
+			.digest = d,
 			.media_type = http_header(req, "Content-Type"),
-			.size = mp->body.len, .tag = tag_of(mp->route.arg),
+			.size = mp->body.len,
+			.tag = tag_of(mp->route.arg),
 			.is_manifest = true,
 		};
 
@@ -700,8 +698,10 @@ static void delete_manifest(struct api *api, struct http_request *req,
 	struct reg_error e;
 
 	struct notify_target t = {
-		.repository = r->name, .is_manifest = true,
-		.digest = tag_of(r->arg) ? NULL : r->arg, .tag = tag_of(r->arg),
+		.repository = r->name,
+		.is_manifest = true,
+		.digest = tag_of(r->arg) ? NULL : r->arg,
+		.tag = tag_of(r->arg),
 	};
 
 	if (registry_manifest_delete(api->reg, r->name, r->arg, &e)) {
@@ -739,8 +739,10 @@ static void get_blob(struct api *api, struct http_request *req,
 		snprintf(cr, sizeof(cr), "bytes */%llu",
 			 (unsigned long long)size);
 		http_response_header(res, "Content-Range", cr);
-		snprintf(ds, sizeof(ds), "range not satisfiable: the blob has "
-			 "%llu bytes", (unsigned long long)size);
+		snprintf(ds, sizeof(ds),
+			 "range not satisfiable: the blob has "
+			 "%llu bytes",
+			 (unsigned long long)size);
 		send_error_with(req, res, "SIZE_INVALID", ds);
 		return;
 	}
@@ -757,8 +759,10 @@ static void get_blob(struct api *api, struct http_request *req,
 	digest_format(&d, ds);
 	if (!strcmp(http_method(req), "GET")) {
 		struct notify_target t = {
-			.repository = r->name, .digest = ds,
-			.media_type = "application/octet-stream", .size = size,
+			.repository = r->name,
+			.digest = ds,
+			.media_type = "application/octet-stream",
+			.size = size,
 		};
 
 		emit(api, req, NOTIFY_PULL, &t);
@@ -839,11 +843,11 @@ struct upload_req {
 	char repo[REF_NAME_MAX + 1];
 	char id[UPLOAD_ID_LEN + 1];
 	struct upload *up;
-	bool commit;          /* PUT or monolithic POST: finish the blob */
+	bool commit; /* PUT or monolithic POST: finish the blob */
 	struct digest expected;
 	bool failed;
 	bool counted;
-	bool own_session;     /* this request opened the session */
+	bool own_session; /* this request opened the session */
 	struct reg_error e;
 };
 
@@ -889,8 +893,10 @@ static void on_upload_end(void *ctx, struct http_request *req)
 		uint64_t size = upload_offset(up);
 		char ds[DIGEST_MAX_STR + 1];
 		struct notify_target t = {
-			.repository = ur->repo, .digest = ds,
-			.media_type = "application/octet-stream", .size = size,
+			.repository = ur->repo,
+			.digest = ds,
+			.media_type = "application/octet-stream",
+			.size = size,
 		};
 
 		digest_format(&ur->expected, ds);
@@ -987,8 +993,7 @@ static void receive_chunk(struct api *api, struct http_request *req,
 	}
 	ur->counted = true;
 	metrics_upload_begin();
-	http_read_body(req, on_upload_body, on_upload_end, free_upload_req,
-		       ur);
+	http_read_body(req, on_upload_body, on_upload_end, free_upload_req, ur);
 }
 
 static bool try_mount(struct api *api, struct http_request *req,
@@ -1021,7 +1026,8 @@ static bool try_mount(struct api *api, struct http_request *req,
 		char ds[DIGEST_MAX_STR + 1];
 		uint64_t size = 0;
 		struct notify_target t = {
-			.repository = r->name, .digest = ds,
+			.repository = r->name,
+			.digest = ds,
 			.media_type = "application/octet-stream",
 			.from_repository = from,
 		};
@@ -1130,8 +1136,7 @@ static bool admit(struct api *api, struct http_request *req,
 	}
 	if (r->kind != ROUTE_BASE && r->kind != ROUTE_CATALOG &&
 	    !ref_valid_name(r->name)) {
-		send_error(req, 400, "NAME_INVALID",
-			   "invalid repository name");
+		send_error(req, 400, "NAME_INVALID", "invalid repository name");
 		return false;
 	}
 	if (r->kind == ROUTE_UPLOAD && !upload_id_valid(r->arg)) {
@@ -1163,8 +1168,8 @@ static void dispatch(struct api *api, struct http_request *req,
 	switch (r->kind) {
 	case ROUTE_BASE:
 		if (get)
-			return send_json(req, response(200),
-					 "application/json", "{}");
+			return send_json(req, response(200), "application/json",
+					 "{}");
 		break;
 	case ROUTE_CATALOG:
 		if (get)
@@ -1339,9 +1344,9 @@ static bool within_rate(struct api *api, struct http_request *req)
 }
 
 static const char *const route_names[] = {
-	[ROUTE_NONE] = "other", [ROUTE_BASE] = "base",
-	[ROUTE_CATALOG] = "catalog", [ROUTE_TAGS] = "tags",
-	[ROUTE_MANIFEST] = "manifest", [ROUTE_BLOB] = "blob",
+	[ROUTE_NONE] = "other",		 [ROUTE_BASE] = "base",
+	[ROUTE_CATALOG] = "catalog",	 [ROUTE_TAGS] = "tags",
+	[ROUTE_MANIFEST] = "manifest",	 [ROUTE_BLOB] = "blob",
 	[ROUTE_UPLOADS] = "blob_upload", [ROUTE_UPLOAD] = "blob_upload",
 	[ROUTE_REFERRERS] = "referrers",
 };

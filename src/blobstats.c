@@ -23,7 +23,7 @@
 struct blobstats {
 	struct store *st;
 	int64_t interval;
-	int stopping;		/* read by the walk without the lock */
+	int stopping; /* read by the walk without the lock */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -32,8 +32,8 @@ struct blobstats {
 struct count_walk {
 	struct store *st;
 	const int *stop;
-	const char *dir;	/* the key being listed */
-	int depth;		/* 0: algorithms, 1: prefixes, 2: blobs */
+	const char *dir; /* the key being listed */
+	int depth;	 /* 0: algorithms, 1: prefixes, 2: blobs */
 	uint64_t blobs;
 	uint64_t bytes;
 };

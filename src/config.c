@@ -52,9 +52,9 @@ enum cnode_kind { CNODE_NULL, CNODE_SCALAR, CNODE_LIST, CNODE_MAP };
 
 struct cnode {
 	enum cnode_kind kind;
-	char *key;		/* name in the parent mapping, else NULL */
-	char *value;		/* CNODE_SCALAR only */
-	struct cnode **kids;	/* list items or mapping entries in order */
+	char *key;	     /* name in the parent mapping, else NULL */
+	char *value;	     /* CNODE_SCALAR only */
+	struct cnode **kids; /* list items or mapping entries in order */
 	size_t nkids;
 };
 
@@ -96,8 +96,8 @@ static ssize_t cnode_find(const struct cnode *map, const char *key,
 
 		if (strlen(k) != keylen)
 			continue;
-		if (nocase ? !strncasecmp(k, key, keylen) :
-			     !strncmp(k, key, keylen))
+		if (nocase ? !strncasecmp(k, key, keylen)
+			   : !strncmp(k, key, keylen))
 			return (ssize_t)i;
 	}
 	return -1;
@@ -143,8 +143,7 @@ static struct cnode *cnode_detach(struct cnode *map, const char *key)
 }
 
 /* Puts value into map under key, replacing an entry of the same name. */
-static void cnode_put(struct cnode *map, const char *key,
-		      struct cnode *value)
+static void cnode_put(struct cnode *map, const char *key, struct cnode *value)
 {
 	ssize_t i = cnode_find(map, key, strlen(key), true);
 
@@ -215,8 +214,8 @@ static struct cnode *load_list(struct loader *ld, yaml_node_t *y,
 	struct cnode *n = cnode_new(CNODE_LIST);
 	yaml_node_item_t *it;
 
-	for (it = y->data.sequence.items.start;
-	     it < y->data.sequence.items.top; it++) {
+	for (it = y->data.sequence.items.start; it < y->data.sequence.items.top;
+	     it++) {
 		yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
 		struct cnode *kid = load_node(ld, item, path, depth + 1);
 
@@ -246,14 +245,14 @@ static int load_pair(struct loader *ld, struct cnode *n, yaml_node_pair_t *p,
 
 	if (!k || k->type != YAML_SCALAR_NODE) {
 		set_error(ld->err, ld->errlen, "line %d: a key must be a name",
-		       k ? yaml_line(k) : 0);
+			  k ? yaml_line(k) : 0);
 		return -EINVAL;
 	}
 	key = (const char *)k->data.scalar.value;
 	kpath = *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
 	if (cnode_child(n, key)) {
 		set_error(ld->err, ld->errlen, "line %d: duplicate key %s",
-		       yaml_line(k), kpath);
+			  yaml_line(k), kpath);
 		free(kpath);
 		return -EINVAL;
 	}
@@ -292,8 +291,8 @@ static struct cnode *load_node(struct loader *ld, yaml_node_t *y,
 	}
 	if (depth > CONFIG_MAX_DEPTH || ++ld->nodes > CONFIG_MAX_NODES) {
 		set_error(ld->err, ld->errlen,
-		       "line %d: document too large or too deeply nested",
-		       yaml_line(y));
+			  "line %d: document too large or too deeply nested",
+			  yaml_line(y));
 		return NULL;
 	}
 
@@ -306,14 +305,14 @@ static struct cnode *load_node(struct loader *ld, yaml_node_t *y,
 		return load_map(ld, y, path, depth);
 	default:
 		set_error(ld->err, ld->errlen, "line %d: empty YAML node",
-		       yaml_line(y));
+			  yaml_line(y));
 		return NULL;
 	}
 }
 
 /* Describes a syntax error, with its position when that helps. */
-static void yaml_report(const yaml_parser_t *parser, bool position,
-			char *err, size_t errlen)
+static void yaml_report(const yaml_parser_t *parser, bool position, char *err,
+			size_t errlen)
 {
 	const char *problem = parser->problem ? parser->problem : "error";
 
@@ -321,18 +320,18 @@ static void yaml_report(const yaml_parser_t *parser, bool position,
 		set_error(err, errlen, "out of memory reading YAML");
 	else if (parser->error == YAML_READER_ERROR)
 		set_error(err, errlen, "byte %zu: %s", parser->problem_offset,
-		       problem);
+			  problem);
 	else if (!position)
 		set_error(err, errlen, "invalid YAML: %s", problem);
 	else if (parser->context)
 		set_error(err, errlen, "line %zu, column %zu: %s %s",
-		       parser->problem_mark.line + 1,
-		       parser->problem_mark.column + 1, problem,
-		       parser->context);
+			  parser->problem_mark.line + 1,
+			  parser->problem_mark.column + 1, problem,
+			  parser->context);
 	else
 		set_error(err, errlen, "line %zu, column %zu: %s",
-		       parser->problem_mark.line + 1,
-		       parser->problem_mark.column + 1, problem);
+			  parser->problem_mark.line + 1,
+			  parser->problem_mark.column + 1, problem);
 }
 
 /*
@@ -340,8 +339,8 @@ static void yaml_report(const yaml_parser_t *parser, bool position,
  * is a CNODE_NULL.  Returns NULL with err set on a syntax error, which
  * gives line and column if position is set.
  */
-static struct cnode *yaml_to_tree(const char *text, size_t len,
-				  bool position, char *err, size_t errlen)
+static struct cnode *yaml_to_tree(const char *text, size_t len, bool position,
+				  char *err, size_t errlen)
 {
 	struct loader ld = {.err = err, .errlen = errlen};
 	yaml_parser_t parser;
@@ -352,8 +351,7 @@ static struct cnode *yaml_to_tree(const char *text, size_t len,
 		set_error(err, errlen, "out of memory reading YAML");
 		return NULL;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
-				     len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &ld.doc)) {
 		yaml_report(&parser, position, err, errlen);
 		yaml_parser_delete(&parser);
@@ -370,20 +368,21 @@ static struct cnode *yaml_to_tree(const char *text, size_t len,
 /* ---- value checks ---------------------------------------------------- */
 
 /* Writes "PATH: expected WHAT, got ..." describing n; returns -EINVAL. */
-static int bad_value(const char *path, const struct cnode *n,
-		     const char *what, char *err, size_t errlen)
+static int bad_value(const char *path, const struct cnode *n, const char *what,
+		     char *err, size_t errlen)
 {
 	static const char *const kinds[] = {
-		[CNODE_NULL] = "null", [CNODE_LIST] = "a list",
+		[CNODE_NULL] = "null",
+		[CNODE_LIST] = "a list",
 		[CNODE_MAP] = "a mapping",
 	};
 
 	if (n->kind == CNODE_SCALAR)
-		set_error(err, errlen, "%s: expected %s, got \"%s\"", path, what,
-		       n->value);
+		set_error(err, errlen, "%s: expected %s, got \"%s\"", path,
+			  what, n->value);
 	else
 		set_error(err, errlen, "%s: expected %s, got %s", path, what,
-		       kinds[n->kind]);
+			  kinds[n->kind]);
 	return -EINVAL;
 }
 
@@ -429,7 +428,7 @@ static const char *addr_skip_v6(const char *s)
 		p++;
 	if (p == s + 1)
 		return NULL;
-	if (*p == '%') {	/* a zone, as in [fe80::1%eth0] */
+	if (*p == '%') { /* a zone, as in [fe80::1%eth0] */
 		p++;
 		while (isalnum((unsigned char)*p) || (*p && strchr("-_.", *p)))
 			p++;
@@ -457,9 +456,9 @@ static bool addr_ok(const char *s)
 
 /* How a REGISTRY_* name may continue past a key's own path. */
 enum config_sub {
-	SUB_NONE,	/* only the key itself */
-	SUB_MAPKEY,	/* the rest is one map key, case kept: headers */
-	SUB_PATH,	/* the rest is a lower-case path: auth.x.path */
+	SUB_NONE,   /* only the key itself */
+	SUB_MAPKEY, /* the rest is one map key, case kept: headers */
+	SUB_PATH,   /* the rest is a lower-case path: auth.x.path */
 };
 
 struct config_key;
@@ -477,12 +476,12 @@ struct config_type {
 };
 
 struct config_key {
-	const char *path;	/* dotted, lower case, as in config.yml */
+	const char *path; /* dotted, lower case, as in config.yml */
 	const struct config_type *type;
-	size_t offset;		/* field in struct config, or NOFIELD */
-	size_t aux;		/* a second field, for types that need one */
-	const char *def;	/* default, parsed like a value; NULL: none */
-	const void *arg;	/* type-specific: words, bounds, message */
+	size_t offset;	 /* field in struct config, or NOFIELD */
+	size_t aux;	 /* a second field, for types that need one */
+	const char *def; /* default, parsed like a value; NULL: none */
+	const void *arg; /* type-specific: words, bounds, message */
 };
 
 #define NOFIELD ((size_t)-1)
@@ -500,8 +499,7 @@ static int want_scalar(const struct config_key *k, const struct cnode *n,
 	return bad_value(k->path, n, what, err, errlen);
 }
 
-static void store_string(struct config *c, const struct config_key *k,
-			 char *s)
+static void store_string(struct config *c, const struct config_key *k, char *s)
 {
 	char **field = field_of(c, k);
 
@@ -532,23 +530,20 @@ static int parse_string(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_string = {
-	parse_string, release_string, SUB_NONE
-};
+static const struct config_type type_string = {parse_string, release_string,
+					       SUB_NONE};
 
 static int parse_nonempty(struct config *c, const struct config_key *k,
 			  const struct cnode *n, char *err, size_t errlen)
 {
 	if (n->kind != CNODE_SCALAR || !n->value[0])
-		return bad_value(k->path, n, "a non-empty string", err,
-				 errlen);
+		return bad_value(k->path, n, "a non-empty string", err, errlen);
 	store_string(c, k, xstrdup(n->value));
 	return 0;
 }
 
-static const struct config_type type_nonempty = {
-	parse_nonempty, release_string, SUB_NONE
-};
+static const struct config_type type_nonempty = {parse_nonempty, release_string,
+						 SUB_NONE};
 
 static int parse_version(struct config *c, const struct config_key *k,
 			 const struct cnode *n, char *err, size_t errlen)
@@ -559,9 +554,8 @@ static int parse_version(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_version = {
-	parse_version, release_string, SUB_NONE
-};
+static const struct config_type type_version = {parse_version, release_string,
+						SUB_NONE};
 
 static int parse_bool(struct config *c, const struct config_key *k,
 		      const struct cnode *n, char *err, size_t errlen)
@@ -585,8 +579,7 @@ static int parse_duration(struct config *c, const struct config_key *k,
 	int64_t *field = field_of(c, k);
 	int64_t v;
 
-	if (n->kind != CNODE_SCALAR ||
-	    config_parse_duration(n->value, &v) < 0)
+	if (n->kind != CNODE_SCALAR || config_parse_duration(n->value, &v) < 0)
 		return bad_value(k->path, n, "a duration such as 30s or 1h30m",
 				 err, errlen);
 	if (k->arg && v <= 0)
@@ -597,9 +590,8 @@ static int parse_duration(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_duration = {
-	parse_duration, NULL, SUB_NONE
-};
+static const struct config_type type_duration = {parse_duration, NULL,
+						 SUB_NONE};
 
 struct int_range {
 	long min, max;
@@ -613,8 +605,8 @@ static int parse_int(struct config *c, const struct config_key *k,
 	char what[64], *end;
 	long v;
 
-	snprintf(what, sizeof(what), "a whole number from %ld to %ld",
-		 r->min, r->max);
+	snprintf(what, sizeof(what), "a whole number from %ld to %ld", r->min,
+		 r->max);
 	if (n->kind != CNODE_SCALAR)
 		return bad_value(k->path, n, what, err, errlen);
 	errno = 0;
@@ -636,8 +628,7 @@ static void join_words(const char *const *words, char *out, size_t len)
 	out[0] = '\0';
 	for (int i = 0; words[i] && used < len; i++) {
 		const char *sep = i == 0 ? "" : words[i + 1] ? ", " : " or ";
-		int k = snprintf(out + used, len - used, "%s%s", sep,
-				 words[i]);
+		int k = snprintf(out + used, len - used, "%s%s", sep, words[i]);
 
 		used += k > 0 ? (size_t)k : 0;
 	}
@@ -660,9 +651,8 @@ static int parse_choice(struct config *c, const struct config_key *k,
 	return bad_value(k->path, n, what, err, errlen);
 }
 
-static const struct config_type type_choice = {
-	parse_choice, release_string, SUB_NONE
-};
+static const struct config_type type_choice = {parse_choice, release_string,
+					       SUB_NONE};
 
 static int parse_loglevel(struct config *c, const struct config_key *k,
 			  const struct cnode *n, char *err, size_t errlen)
@@ -683,9 +673,8 @@ static int parse_loglevel(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_loglevel = {
-	parse_loglevel, NULL, SUB_NONE
-};
+static const struct config_type type_loglevel = {parse_loglevel, NULL,
+						 SUB_NONE};
 
 /* A listen address; arg non-NULL also allows "" (the listener is off). */
 static int parse_addr(struct config *c, const struct config_key *k,
@@ -699,9 +688,8 @@ static int parse_addr(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_addr = {
-	parse_addr, release_string, SUB_NONE
-};
+static const struct config_type type_addr = {parse_addr, release_string,
+					     SUB_NONE};
 
 static bool has_space_or_control(const char *s)
 {
@@ -729,8 +717,10 @@ static int parse_url(struct config *c, const struct config_key *k,
 	if (n->kind == CNODE_SCALAR && !v[0])
 		rest = "";
 	else if (!rest || !*rest || *rest == '/' || has_space_or_control(v))
-		return bad_value(k->path, n, "a URL starting with http:// or "
-				 "https://", err, errlen);
+		return bad_value(k->path, n,
+				 "a URL starting with http:// or "
+				 "https://",
+				 err, errlen);
 
 	s = xstrdup(v);
 	len = strlen(s);
@@ -740,9 +730,8 @@ static int parse_url(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_url = {
-	parse_url, release_string, SUB_NONE
-};
+static const struct config_type type_url = {parse_url, release_string,
+					    SUB_NONE};
 
 /* A URL path prefix: "" or "/...", stored without trailing slashes. */
 static int parse_prefix(struct config *c, const struct config_key *k,
@@ -763,20 +752,20 @@ static int parse_prefix(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_prefix = {
-	parse_prefix, release_string, SUB_NONE
-};
+static const struct config_type type_prefix = {parse_prefix, release_string,
+					       SUB_NONE};
 
 static int parse_net(struct config *c, const struct config_key *k,
 		     const struct cnode *n, char *err, size_t errlen)
 {
 	if (n->kind == CNODE_SCALAR && !strcmp(n->value, "unix")) {
-		set_error(err, errlen, "%s: unix sockets are not supported, "
-		       "use tcp", k->path);
+		set_error(err, errlen,
+			  "%s: unix sockets are not supported, "
+			  "use tcp",
+			  k->path);
 		return -EINVAL;
 	}
-	if (n->kind != CNODE_SCALAR ||
-	    (strcmp(n->value, "tcp") && n->value[0]))
+	if (n->kind != CNODE_SCALAR || (strcmp(n->value, "tcp") && n->value[0]))
 		return bad_value(k->path, n, "tcp", err, errlen);
 	return 0;
 }
@@ -854,8 +843,10 @@ static int parse_headers(struct config *c, const struct config_key *k,
 	int rc = 0;
 
 	if (n->kind != CNODE_MAP)
-		return bad_value(k->path, n, "a mapping of header names to "
-				 "lists of values", err, errlen);
+		return bad_value(k->path, n,
+				 "a mapping of header names to "
+				 "lists of values",
+				 err, errlen);
 
 	release_headers(c, k);
 	*field = xcalloc(n->nkids, sizeof(**field));
@@ -865,7 +856,7 @@ static int parse_headers(struct config *c, const struct config_key *k,
 
 		if (!header_name_ok(kid->key)) {
 			set_error(err, errlen, "%s: not a valid header name",
-			       path);
+				  path);
 			rc = -EINVAL;
 		} else {
 			rc = header_from_node(&(*field)[i], kid, path, err,
@@ -877,9 +868,8 @@ static int parse_headers(struct config *c, const struct config_key *k,
 	return rc;
 }
 
-static const struct config_type type_headers = {
-	parse_headers, release_headers, SUB_MAPKEY
-};
+static const struct config_type type_headers = {parse_headers, release_headers,
+						SUB_MAPKEY};
 
 /* A list of one-line strings; a single string is a list of one. */
 static void release_strlist(struct config *c, const struct config_key *k)
@@ -919,9 +909,8 @@ static int parse_strlist(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_strlist = {
-	parse_strlist, release_strlist, SUB_NONE
-};
+static const struct config_type type_strlist = {parse_strlist, release_strlist,
+						SUB_NONE};
 
 /* ---- sections berth knows but does not act on ------------------------ */
 
@@ -932,55 +921,46 @@ static int parse_ignore(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_ignore = {
-	parse_ignore, NULL, SUB_PATH
-};
+static const struct config_type type_ignore = {parse_ignore, NULL, SUB_PATH};
 
-static const struct config_type type_ignore_map = {
-	parse_ignore, NULL, SUB_MAPKEY
-};
+static const struct config_type type_ignore_map = {parse_ignore, NULL,
+						   SUB_MAPKEY};
 
 /*
  * A key moved elsewhere before the rows run (loglevel to log.level); its
  * row only makes the key and its REGISTRY_* name known.
  */
-static const struct config_type type_moved = {
-	parse_ignore, NULL, SUB_NONE
-};
+static const struct config_type type_moved = {parse_ignore, NULL, SUB_NONE};
 
 static int parse_ignore_debug(struct config *c, const struct config_key *k,
-			      const struct cnode *n, char *err,
-			      size_t errlen)
+			      const struct cnode *n, char *err, size_t errlen)
 {
 	log_debug("configuration key has no effect in berth key=%s", k->path);
 	return 0;
 }
 
-static const struct config_type type_ignore_debug = {
-	parse_ignore_debug, NULL, SUB_PATH
-};
+static const struct config_type type_ignore_debug = {parse_ignore_debug, NULL,
+						     SUB_PATH};
 
 /* A registry:2 feature berth lacks but whose absence is harmless. */
 static int parse_unsupported(struct config *c, const struct config_key *k,
-			     const struct cnode *n, char *err,
-			     size_t errlen)
+			     const struct cnode *n, char *err, size_t errlen)
 {
 	log_warn("configuration section is not supported yet, ignoring "
-		 "section=%s", k->path);
+		 "section=%s",
+		 k->path);
 	return 0;
 }
 
-static const struct config_type type_unsupported = {
-	parse_unsupported, NULL, SUB_PATH
-};
+static const struct config_type type_unsupported = {parse_unsupported, NULL,
+						    SUB_PATH};
 
 /*
  * A feature whose silent absence would mislead: an operator who asks for
  * TLS must not get plain HTTP.  arg is the message.
  */
 static int parse_unavailable(struct config *c, const struct config_key *k,
-			     const struct cnode *n, char *err,
-			     size_t errlen)
+			     const struct cnode *n, char *err, size_t errlen)
 {
 	if (!cnode_has_value(n))
 		return 0;
@@ -988,9 +968,8 @@ static int parse_unavailable(struct config *c, const struct config_key *k,
 	return -EINVAL;
 }
 
-static const struct config_type type_unavailable = {
-	parse_unavailable, NULL, SUB_PATH
-};
+static const struct config_type type_unavailable = {parse_unavailable, NULL,
+						    SUB_PATH};
 
 /* Authentication types this build implements; see check_htpasswd. */
 static const char *const auth_types[] = {"htpasswd", NULL};
@@ -1013,22 +992,25 @@ static int check_htpasswd(const struct cnode *n, char *err, size_t errlen)
 	static const char *const params[] = {"realm", "path", NULL};
 
 	if (n->kind != CNODE_MAP && n->kind != CNODE_NULL)
-		return bad_value("auth.htpasswd", n, "a mapping with realm "
-				 "and path", err, errlen);
+		return bad_value("auth.htpasswd", n,
+				 "a mapping with realm "
+				 "and path",
+				 err, errlen);
 	for (int i = 0; params[i]; i++) {
-		const struct cnode *p = n->kind == CNODE_MAP ?
-			cnode_child(n, params[i]) : NULL;
+		const struct cnode *p =
+			n->kind == CNODE_MAP ? cnode_child(n, params[i]) : NULL;
 
 		if (!p || p->kind == CNODE_NULL) {
 			set_error(err, errlen, "auth.htpasswd.%s: required",
-			       params[i]);
+				  params[i]);
 			return -EINVAL;
 		}
 	}
 	for (size_t i = 0; i < n->nkids; i++)
 		if (!word_in(params, n->kids[i]->key))
 			log_warn("unknown configuration key "
-				 "key=auth.htpasswd.%s", n->kids[i]->key);
+				 "key=auth.htpasswd.%s",
+				 n->kids[i]->key);
 	return 0;
 }
 
@@ -1043,15 +1025,17 @@ static int parse_auth(struct config *c, const struct config_key *k,
 		return bad_value(k->path, n, "one authentication type", err,
 				 errlen);
 	if (n->nkids > 1) {
-		set_error(err, errlen, "%s: exactly one authentication type may "
-		       "be configured, found %s and %s", k->path,
-		       n->kids[0]->key, n->kids[1]->key);
+		set_error(err, errlen,
+			  "%s: exactly one authentication type may "
+			  "be configured, found %s and %s",
+			  k->path, n->kids[0]->key, n->kids[1]->key);
 		return -EINVAL;
 	}
 	if (!word_in(auth_types, n->kids[0]->key)) {
-		set_error(err, errlen, "%s: %s authentication is not available "
-		       "in this build; berth supports htpasswd", k->path,
-		       n->kids[0]->key);
+		set_error(err, errlen,
+			  "%s: %s authentication is not available "
+			  "in this build; berth supports htpasswd",
+			  k->path, n->kids[0]->key);
 		return -EINVAL;
 	}
 	return check_htpasswd(n->kids[0], err, errlen);
@@ -1075,9 +1059,8 @@ static int parse_realm(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_realm = {
-	parse_realm, release_string, SUB_NONE
-};
+static const struct config_type type_realm = {parse_realm, release_string,
+					      SUB_NONE};
 
 /* ---- the access section ---------------------------------------------- */
 
@@ -1136,15 +1119,14 @@ static int parse_names(const struct cnode *n, const char *path,
 		const struct cnode *v = items[i];
 
 		if (v->kind != CNODE_SCALAR || !name_ok(kind, v->value))
-			return bad_value(path, v, name_what[kind], err,
-					 errlen);
+			return bad_value(path, v, name_what[kind], err, errlen);
 		(*out)[i] = xstrdup(v->value);
 	}
 	return 0;
 }
 
-static int parse_actions(const struct cnode *n, const char *path,
-			 unsigned *out, char *err, size_t errlen)
+static int parse_actions(const struct cnode *n, const char *path, unsigned *out,
+			 char *err, size_t errlen)
 {
 	static const char *const words[] = {"pull", "push", "delete", NULL};
 	static const char what[] = "a list of pull, push or delete";
@@ -1173,9 +1155,9 @@ static int parse_actions(const struct cnode *n, const char *path,
 }
 
 /* Reads one key of a rule; anonymous rules name nobody. */
-static int parse_rule_key(struct config_access_rule *r,
-			  const struct cnode *kid, const char *path,
-			  bool anonymous, char *err, size_t errlen)
+static int parse_rule_key(struct config_access_rule *r, const struct cnode *kid,
+			  const char *path, bool anonymous, char *err,
+			  size_t errlen)
 {
 	const char *key = kid->key;
 
@@ -1193,8 +1175,8 @@ static int parse_rule_key(struct config_access_rule *r,
 
 	/* A mistyped key would silently change who may do what. */
 	set_error(err, errlen, "%s: unknown key; a rule has %s", path,
-	       anonymous ? "repositories and actions" :
-			   "repositories, users, groups and actions");
+		  anonymous ? "repositories and actions"
+			    : "repositories, users, groups and actions");
 	return -EINVAL;
 }
 
@@ -1207,8 +1189,10 @@ static int parse_rule(struct config_access_rule *r, const struct cnode *n,
 	r->users = xcalloc(1, sizeof(*r->users));
 	r->groups = xcalloc(1, sizeof(*r->groups));
 	if (n->kind != CNODE_MAP)
-		return bad_value(path, n, "a mapping with repositories and "
-				 "actions", err, errlen);
+		return bad_value(path, n,
+				 "a mapping with repositories and "
+				 "actions",
+				 err, errlen);
 	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
 		char *kpath = xasprintf("%s.%s", path, n->kids[i]->key);
 
@@ -1221,12 +1205,15 @@ static int parse_rule(struct config_access_rule *r, const struct cnode *n,
 		return rc;
 
 	if (!r->repositories || !r->repositories[0] || !r->actions) {
-		set_error(err, errlen, "%s: a rule needs repositories and "
-		       "actions", path);
+		set_error(err, errlen,
+			  "%s: a rule needs repositories and "
+			  "actions",
+			  path);
 		return -EINVAL;
 	}
 	if (!anonymous && !r->users[0] && !r->groups[0]) {
-		set_error(err, errlen, "%s: a rule needs users or groups", path);
+		set_error(err, errlen, "%s: a rule needs users or groups",
+			  path);
 		return -EINVAL;
 	}
 	return 0;
@@ -1242,9 +1229,9 @@ static void rules_free(struct config_access_rule *rules, size_t n)
 	free(rules);
 }
 
-static int parse_rules(const struct cnode *n, const char *path,
-		       bool anonymous, struct config_access_rule **out,
-		       size_t *count, char *err, size_t errlen)
+static int parse_rules(const struct cnode *n, const char *path, bool anonymous,
+		       struct config_access_rule **out, size_t *count,
+		       char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -1268,8 +1255,10 @@ static int parse_groups(struct config_access *a, const struct cnode *n,
 	int rc = 0;
 
 	if (n->kind != CNODE_MAP)
-		return bad_value("access.groups", n, "a mapping of group "
-				 "names to lists of users", err, errlen);
+		return bad_value("access.groups", n,
+				 "a mapping of group "
+				 "names to lists of users",
+				 err, errlen);
 	a->groups = xcalloc(n->nkids, sizeof(*a->groups));
 	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
 		const struct cnode *kid = n->kids[i];
@@ -1279,7 +1268,7 @@ static int parse_groups(struct config_access *a, const struct cnode *n,
 		a->groups_count = i + 1;
 		if (!htpasswd_name_valid(kid->key)) {
 			set_error(err, errlen, "%s: not a valid group name",
-			       path);
+				  path);
 			rc = -EINVAL;
 		} else {
 			rc = parse_names(kid, path, NAME_USER,
@@ -1305,17 +1294,17 @@ static int check_group_refs(const struct config_access *a, char *err,
 	for (size_t i = 0; i < a->rules_count; i++)
 		for (char **g = a->rules[i].groups; *g; g++)
 			if (!group_defined(a, *g)) {
-				set_error(err, errlen, "access.rules[%zu].groups: "
-				       "no group \"%s\" in access.groups", i,
-				       *g);
+				set_error(err, errlen,
+					  "access.rules[%zu].groups: "
+					  "no group \"%s\" in access.groups",
+					  i, *g);
 				return -EINVAL;
 			}
 	return 0;
 }
 
-static int parse_access_key(struct config_access *a,
-			    const struct cnode *kid, char *err,
-			    size_t errlen)
+static int parse_access_key(struct config_access *a, const struct cnode *kid,
+			    char *err, size_t errlen)
 {
 	const char *key = kid->key;
 
@@ -1325,14 +1314,15 @@ static int parse_access_key(struct config_access *a,
 	if (!strcmp(key, "groups"))
 		return parse_groups(a, kid, err, errlen);
 	if (!strcmp(key, "anonymous"))
-		return parse_rules(kid, "access.anonymous", true,
-				   &a->anonymous, &a->anonymous_count, err,
-				   errlen);
+		return parse_rules(kid, "access.anonymous", true, &a->anonymous,
+				   &a->anonymous_count, err, errlen);
 	if (!strcmp(key, "rules"))
 		return parse_rules(kid, "access.rules", false, &a->rules,
 				   &a->rules_count, err, errlen);
-	set_error(err, errlen, "access.%s: unknown key; the access section has "
-	       "admins, groups, anonymous and rules", key);
+	set_error(err, errlen,
+		  "access.%s: unknown key; the access section has "
+		  "admins, groups, anonymous and rules",
+		  key);
 	return -EINVAL;
 }
 
@@ -1368,8 +1358,10 @@ static int parse_access(struct config *c, const struct config_key *k,
 	int rc = 0;
 
 	if (!c->auth_htpasswd_path) {
-		set_error(err, errlen, "%s: needs auth.htpasswd; without auth "
-		       "every request is allowed", k->path);
+		set_error(err, errlen,
+			  "%s: needs auth.htpasswd; without auth "
+			  "every request is allowed",
+			  k->path);
 		return -EINVAL;
 	}
 	if (n->kind != CNODE_MAP)
@@ -1386,15 +1378,13 @@ static int parse_access(struct config *c, const struct config_key *k,
 	return rc;
 }
 
-static const struct config_type type_access = {
-	parse_access, release_access, SUB_PATH
-};
+static const struct config_type type_access = {parse_access, release_access,
+					       SUB_PATH};
 
 /* ---- notifications.endpoints ----------------------------------------- */
 
-static const char *const notify_actions[] = {
-	"push", "pull", "mount", "delete", NULL
-};
+static const char *const notify_actions[] = {"push", "pull", "mount", "delete",
+					     NULL};
 
 /* registry:2's defaults for an endpoint that leaves them out. */
 #define NOTIFY_DEFAULT_TIMEOUT_MS 1000
@@ -1479,9 +1469,8 @@ static int endpoint_name(struct config_notify_endpoint *e,
 	return 0;
 }
 
-static int endpoint_url(struct config_notify_endpoint *e,
-			const struct cnode *n, const char *path, char *err,
-			size_t errlen)
+static int endpoint_url(struct config_notify_endpoint *e, const struct cnode *n,
+			const char *path, char *err, size_t errlen)
 {
 	const char *v = n->kind == CNODE_SCALAR ? n->value : "", *host = NULL;
 
@@ -1490,8 +1479,10 @@ static int endpoint_url(struct config_notify_endpoint *e,
 	else if (!strncasecmp(v, "https://", 8))
 		host = v + 8;
 	if (!host || !*host || *host == '/' || has_space_or_control(v))
-		return bad_value(path, n, "a URL starting with http:// or "
-				 "https://", err, errlen);
+		return bad_value(path, n,
+				 "a URL starting with http:// or "
+				 "https://",
+				 err, errlen);
 	free(e->url);
 	e->url = xstrdup(v);
 	return 0;
@@ -1506,39 +1497,41 @@ static int endpoint_duration(const struct cnode *n, const char *path,
 
 	if (n->kind != CNODE_SCALAR ||
 	    config_parse_duration_ms(n->value, &ms) < 0)
-		return bad_value(path, n, "a duration such as 500ms or 2s",
-				 err, errlen);
+		return bad_value(path, n, "a duration such as 500ms or 2s", err,
+				 errlen);
 	*out = ms > 0 ? ms : dflt;
 	return 0;
 }
 
-static int endpoint_threshold(const struct cnode *n, const char *path,
-			      int *out, char *err, size_t errlen)
+static int endpoint_threshold(const struct cnode *n, const char *path, int *out,
+			      char *err, size_t errlen)
 {
 	char *end;
 	long v;
 
 	if (n->kind != CNODE_SCALAR)
-		return bad_value(path, n, "a whole number from 0 to 1000",
-				 err, errlen);
+		return bad_value(path, n, "a whole number from 0 to 1000", err,
+				 errlen);
 	errno = 0;
 	v = strtol(n->value, &end, 10);
 	if (errno || end == n->value || *end || v < 0 || v > 1000)
-		return bad_value(path, n, "a whole number from 0 to 1000",
-				 err, errlen);
+		return bad_value(path, n, "a whole number from 0 to 1000", err,
+				 errlen);
 	*out = v > 0 ? (int)v : NOTIFY_DEFAULT_THRESHOLD;
 	return 0;
 }
 
 static int endpoint_headers(struct config_notify_endpoint *e,
-			    const struct cnode *n, const char *path,
-			    char *err, size_t errlen)
+			    const struct cnode *n, const char *path, char *err,
+			    size_t errlen)
 {
 	int rc = 0;
 
 	if (n->kind != CNODE_MAP)
-		return bad_value(path, n, "a mapping of header names to "
-				 "lists of values", err, errlen);
+		return bad_value(path, n,
+				 "a mapping of header names to "
+				 "lists of values",
+				 err, errlen);
 	e->headers = xcalloc(n->nkids, sizeof(*e->headers));
 	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
 		const struct cnode *kid = n->kids[i];
@@ -1546,7 +1539,7 @@ static int endpoint_headers(struct config_notify_endpoint *e,
 
 		if (!header_name_ok(kid->key)) {
 			set_error(err, errlen, "%s: not a valid header name",
-			       hpath);
+				  hpath);
 			rc = -EINVAL;
 		} else {
 			rc = header_from_node(&e->headers[i], kid, hpath, err,
@@ -1560,14 +1553,16 @@ static int endpoint_headers(struct config_notify_endpoint *e,
 
 /* ignore: {mediatypes: [...], actions: [...]}. */
 static int endpoint_ignore(struct config_notify_endpoint *e,
-			   const struct cnode *n, const char *path,
-			   char *err, size_t errlen)
+			   const struct cnode *n, const char *path, char *err,
+			   size_t errlen)
 {
 	int rc = 0;
 
 	if (n->kind != CNODE_MAP)
-		return bad_value(path, n, "a mapping with mediatypes and "
-				 "actions", err, errlen);
+		return bad_value(path, n,
+				 "a mapping with mediatypes and "
+				 "actions",
+				 err, errlen);
 	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
 		const struct cnode *kid = n->kids[i];
 		char *kpath = xasprintf("%s.%s", path, kid->key);
@@ -1580,8 +1575,7 @@ static int endpoint_ignore(struct config_notify_endpoint *e,
 					      errlen);
 		else if (!strcmp(kid->key, "actions"))
 			rc = endpoint_strings(kid, kpath, notify_actions,
-					      &e->ignored_actions, err,
-					      errlen);
+					      &e->ignored_actions, err, errlen);
 		else
 			log_warn("unknown configuration key key=%s", kpath);
 		free(kpath);
@@ -1604,7 +1598,8 @@ static int endpoint_key(struct config_notify_endpoint *e,
 		return endpoint_url(e, kid, path, err, errlen);
 	if (!strcmp(key, "disabled"))
 		return kid->kind == CNODE_SCALAR &&
-		       parse_bool_word(kid->value, &e->disabled) == 0
+				       parse_bool_word(kid->value,
+						       &e->disabled) == 0
 			       ? 0
 			       : bad_value(path, kid, "true or false", err,
 					   errlen);
@@ -1620,8 +1615,8 @@ static int endpoint_key(struct config_notify_endpoint *e,
 		return endpoint_threshold(kid, path, &e->threshold, err,
 					  errlen);
 	if (!strcmp(key, "ignoredmediatypes"))
-		return endpoint_strings(kid, path, NULL,
-					&e->ignored_mediatypes, err, errlen);
+		return endpoint_strings(kid, path, NULL, &e->ignored_mediatypes,
+					err, errlen);
 	if (!strcmp(key, "ignore"))
 		return endpoint_ignore(e, kid, path, err, errlen);
 	log_warn("unknown configuration key key=%s", path);
@@ -1651,7 +1646,7 @@ static int endpoint_from_node(struct config_notify_endpoint *e,
 	}
 	if (!e->name || !e->url) {
 		set_error(err, errlen, "%s: an endpoint needs a name and a url",
-		       path);
+			  path);
 		return -EINVAL;
 	}
 	return 0;
@@ -1682,8 +1677,10 @@ static int parse_endpoints(struct config *c, const struct config_key *k,
 		for (size_t j = 0; rc == 0 && j < i; j++) {
 			if (strcmp((*field)[j].name, e->name))
 				continue;
-			set_error(err, errlen, "%s: endpoint name \"%s\" is used "
-			       "twice", path, e->name);
+			set_error(err, errlen,
+				  "%s: endpoint name \"%s\" is used "
+				  "twice",
+				  path, e->name);
 			rc = -EINVAL;
 		}
 		free(path);
@@ -1693,9 +1690,8 @@ static int parse_endpoints(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_endpoints = {
-	parse_endpoints, release_endpoints, SUB_NONE
-};
+static const struct config_type type_endpoints = {parse_endpoints,
+						  release_endpoints, SUB_NONE};
 
 /* ---- values other modules check -------------------------------------- */
 
@@ -1720,9 +1716,8 @@ static int parse_checked(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_checked = {
-	parse_checked, release_string, SUB_NONE
-};
+static const struct config_type type_checked = {parse_checked, release_string,
+						SUB_NONE};
 
 /*
  * A subtree handed to its module as JSON, every scalar a string, checked
@@ -1780,9 +1775,8 @@ static int parse_tree(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static const struct config_type type_tree = {
-	parse_tree, release_tree, SUB_NONE
-};
+static const struct config_type type_tree = {parse_tree, release_tree,
+					     SUB_NONE};
 
 static const struct string_check window_form = {lifecycle_window_check};
 static const struct tree_check retention_rules = {retention_check};
@@ -1791,24 +1785,22 @@ static const struct tree_check quota_rules = {usage_quota_check};
 /* ---- storage drivers ------------------------------------------------- */
 
 /* Keys of the storage section that configure storage, not a driver. */
-static const char *const storage_params[] = {
-	"maintenance", "cache", "delete", "redirect", "tag", NULL
-};
+static const char *const storage_params[] = {"maintenance", "cache", "delete",
+					     "redirect",    "tag",   NULL};
 
 /*
  * Drivers this build implements.  A new backend adds its name here and
  * replaces its "storage.NAME" row in config_keys[] with rows for its
  * parameters (storage.s3.bucket, ...).
  */
-static const char *const storage_drivers[] = {"filesystem", "s3",
-						     NULL};
+static const char *const storage_drivers[] = {"filesystem", "s3", NULL};
 
 /*
  * Picks the driver: the one storage key that is not a storage_params
  * entry, or filesystem when there is none.
  */
-static int select_driver(struct config *c, const struct cnode *root,
-			 char *err, size_t errlen)
+static int select_driver(struct config *c, const struct cnode *root, char *err,
+			 size_t errlen)
 {
 	const struct cnode *st = cnode_child(root, "storage");
 	const char *found = NULL;
@@ -1819,9 +1811,10 @@ static int select_driver(struct config *c, const struct cnode *root,
 		if (word_in(storage_params, name))
 			continue;
 		if (found) {
-			set_error(err, errlen, "storage: exactly one driver may "
-			       "be configured, found \"%s\" and \"%s\"",
-			       found, name);
+			set_error(err, errlen,
+				  "storage: exactly one driver may "
+				  "be configured, found \"%s\" and \"%s\"",
+				  found, name);
 			return -EINVAL;
 		}
 		found = name;
@@ -1830,8 +1823,10 @@ static int select_driver(struct config *c, const struct cnode *root,
 	if (!found)
 		found = "filesystem";
 	if (!word_in(storage_drivers, found)) {
-		set_error(err, errlen, "storage: driver \"%s\" is not supported "
-		       "by this build", found);
+		set_error(err, errlen,
+			  "storage: driver \"%s\" is not supported "
+			  "by this build",
+			  found);
 		return -EINVAL;
 	}
 	c->storage_driver = xstrdup(found);
@@ -1839,16 +1834,13 @@ static int select_driver(struct config *c, const struct cnode *root,
 }
 
 /* Known drivers this build lacks; select_driver reports them. */
-static const struct config_type type_driver = {
-	parse_ignore, NULL, SUB_PATH
-};
+static const struct config_type type_driver = {parse_ignore, NULL, SUB_PATH};
 
 /* ---- the keys -------------------------------------------------------- */
 
 static const char *const log_formatters[] = {"text", "json", "logfmt", NULL};
 static const char *const tls_versions[] = {"tls1.2", "tls1.3", NULL};
-static const char *const ui_delete_choices[] = {"auto", "true", "false",
-						NULL};
+static const char *const ui_delete_choices[] = {"auto", "true", "false", NULL};
 static const struct int_range maxthreads_range = {25, INT_MAX};
 /* S3 refuses parts under 5 MiB but the last. */
 static const struct int_range s3_chunksize_range = {5 << 20, INT_MAX};
@@ -1857,9 +1849,18 @@ static const struct int_range rate_range = {0, 1000000};
 static const int positive = 1;
 
 #define FIELD(f) offsetof(struct config, f)
-#define KEY(p, t, f, d) {(p), &(t), FIELD(f), 0, (d), NULL}
-#define KEY_ARG(p, t, f, d, a) {(p), &(t), FIELD(f), 0, (d), (a)}
-#define NOKEY(p, t, a) {(p), &(t), NOFIELD, 0, NULL, (a)}
+#define KEY(p, t, f, d)                                                        \
+	{                                                                      \
+		(p), &(t), FIELD(f), 0, (d), NULL                              \
+	}
+#define KEY_ARG(p, t, f, d, a)                                                 \
+	{                                                                      \
+		(p), &(t), FIELD(f), 0, (d), (a)                               \
+	}
+#define NOKEY(p, t, a)                                                         \
+	{                                                                      \
+		(p), &(t), NOFIELD, 0, NULL, (a)                               \
+	}
 
 /*
  * Every key berth reads, in the order they are checked: http.net before
@@ -1889,15 +1890,15 @@ static const struct config_key config_keys[] = {
 	{"http.headers", &type_headers, FIELD(http_headers),
 	 FIELD(http_headers_count), NULL, NULL},
 	KEY_ARG("http.debug.addr", type_addr, http_debug_addr, "", ""),
-	KEY("http.debug.prometheus.enabled", type_bool,
-	    http_prometheus_enabled, "false"),
+	KEY("http.debug.prometheus.enabled", type_bool, http_prometheus_enabled,
+	    "false"),
 	KEY("http.debug.prometheus.path", type_prefix, http_prometheus_path,
 	    "/metrics"),
 	NOKEY("http.http2", type_ignore, NULL),
 	KEY("http.tls.certificate", type_string, http_tls_certificate, ""),
 	KEY("http.tls.key", type_string, http_tls_key, ""),
-	KEY_ARG("http.tls.minimumtls", type_choice, http_tls_minimum,
-		"tls1.2", tls_versions),
+	KEY_ARG("http.tls.minimumtls", type_choice, http_tls_minimum, "tls1.2",
+		tls_versions),
 	NOKEY("http.tls.clientcas", type_unavailable,
 	      "client certificate authentication is not available; use "
 	      "htpasswd logins"),
@@ -1910,16 +1911,15 @@ static const struct config_key config_keys[] = {
 		"1024", &connections_range),
 	KEY_ARG("http.limits.connectionsperclient", type_int,
 		http_max_client_connections, "64", &connections_range),
-	KEY("http.limits.idletimeout", type_duration, http_idle_timeout,
-	    "60s"),
+	KEY("http.limits.idletimeout", type_duration, http_idle_timeout, "60s"),
 	KEY_ARG("http.ratelimit.rate", type_int, http_rate, "0", &rate_range),
 	KEY_ARG("http.ratelimit.burst", type_int, http_burst, "100",
 		&rate_range),
 
-	KEY("storage.filesystem.rootdirectory", type_nonempty,
-	    fs_rootdirectory, "/var/lib/registry"),
-	KEY_ARG("storage.filesystem.maxthreads", type_int, fs_maxthreads,
-		"100", &maxthreads_range),
+	KEY("storage.filesystem.rootdirectory", type_nonempty, fs_rootdirectory,
+	    "/var/lib/registry"),
+	KEY_ARG("storage.filesystem.maxthreads", type_int, fs_maxthreads, "100",
+		&maxthreads_range),
 	NOKEY("storage.inmemory", type_driver, NULL),
 	KEY("storage.s3.accesskey", type_string, s3_accesskey, ""),
 	KEY("storage.s3.secretkey", type_string, s3_secretkey, ""),
@@ -1934,8 +1934,7 @@ static const struct config_key config_keys[] = {
 	KEY("storage.s3.encrypt", type_bool, s3_encrypt, "false"),
 	KEY("storage.s3.storageclass", type_string, s3_storageclass,
 	    "STANDARD"),
-	KEY("storage.s3.forcepathstyle", type_bool, s3_forcepathstyle,
-	    "false"),
+	KEY("storage.s3.forcepathstyle", type_bool, s3_forcepathstyle, "false"),
 	NOKEY("storage.azure", type_driver, NULL),
 	NOKEY("storage.gcs", type_driver, NULL),
 	NOKEY("storage.swift", type_driver, NULL),
@@ -1956,8 +1955,8 @@ static const struct config_key config_keys[] = {
 		"24h", &positive),
 	KEY_ARG("storage.maintenance.gc.window", type_checked, gc_window, "",
 		&window_form),
-	KEY("storage.maintenance.gc.graceperiod", type_duration,
-	    gc_graceperiod, "1h"),
+	KEY("storage.maintenance.gc.graceperiod", type_duration, gc_graceperiod,
+	    "1h"),
 	KEY("storage.maintenance.gc.deleteuntagged", type_bool,
 	    gc_deleteuntagged, "false"),
 	KEY("storage.maintenance.gc.dryrun", type_bool, gc_dryrun, "false"),
@@ -1965,8 +1964,8 @@ static const struct config_key config_keys[] = {
 	    "false"),
 	KEY_ARG("storage.maintenance.scrub.interval", type_duration,
 		scrub_interval, "168h", &positive),
-	KEY("storage.maintenance.usage.interval", type_duration,
-	    usage_interval, "1h"),
+	KEY("storage.maintenance.usage.interval", type_duration, usage_interval,
+	    "1h"),
 	KEY_ARG("storage.maintenance.retention", type_tree, retention, NULL,
 		&retention_rules),
 	KEY_ARG("storage.maintenance.quotas", type_tree, quotas, NULL,
@@ -1995,8 +1994,7 @@ static const struct config_key config_keys[] = {
 	KEY("ui.enabled", type_bool, ui_enabled, "true"),
 	KEY("ui.title", type_string, ui_title, ""),
 	KEY("title", type_string, ui_registry_title, ""),
-	KEY_ARG("ui.delete", type_choice, ui_delete, "auto",
-		ui_delete_choices),
+	KEY_ARG("ui.delete", type_choice, ui_delete, "auto", ui_delete_choices),
 	KEY("ui.pullhost", type_string, ui_pullhost, ""),
 };
 
@@ -2136,7 +2134,7 @@ static void tree_normalize(struct cnode *root)
 
 		if (!n || n->kind != CNODE_SCALAR)
 			continue;
-		if (!n->value[0]) {	/* "" names no type at all */
+		if (!n->value[0]) { /* "" names no type at all */
 			n->kind = CNODE_NULL;
 			continue;
 		}
@@ -2185,13 +2183,13 @@ static int env_apply(struct cnode *root, const char *var, char *err,
 		goto out;
 	if (env_resolve(name + strlen(ENV_PREFIX), &path) < 0) {
 		log_warn("unknown configuration environment variable, "
-			 "ignoring name=%s", name);
+			 "ignoring name=%s",
+			 name);
 		goto out;
 	}
 
 	/* Like registry:2, the value is YAML: "true", "[a, b]", "{...}". */
-	value = yaml_to_tree(eq + 1, strlen(eq + 1), false, sub,
-			     sizeof(sub));
+	value = yaml_to_tree(eq + 1, strlen(eq + 1), false, sub, sizeof(sub));
 	if (!value) {
 		set_error(err, errlen, "%s: %s", name, sub);
 		rc = -EINVAL;
@@ -2300,8 +2298,8 @@ static int config_walk(const struct cnode *map, const char *path, char *err,
 
 	for (size_t i = 0; i < map->nkids && rc == 0; i++) {
 		const struct cnode *kid = map->kids[i];
-		char *kpath = path ? xasprintf("%s.%s", path, kid->key) :
-				     xstrdup(kid->key);
+		char *kpath = path ? xasprintf("%s.%s", path, kid->key)
+				   : xstrdup(kid->key);
 
 		switch (path_lookup(kpath)) {
 		case PATH_KEY:
@@ -2323,8 +2321,8 @@ static int config_walk(const struct cnode *map, const char *path, char *err,
 }
 
 /* Runs every row over the tree, defaults standing in for absent keys. */
-static int config_extract(struct config *c, const struct cnode *root,
-			  char *err, size_t errlen)
+static int config_extract(struct config *c, const struct cnode *root, char *err,
+			  size_t errlen)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
@@ -2344,8 +2342,8 @@ static int config_extract(struct config *c, const struct cnode *root,
 }
 
 /* Reads the file's text into a tree whose root is a mapping. */
-static struct cnode *config_read_tree(const char *yaml, size_t len,
-				      char *err, size_t errlen)
+static struct cnode *config_read_tree(const char *yaml, size_t len, char *err,
+				      size_t errlen)
 {
 	struct cnode *root = yaml_to_tree(yaml ? yaml : "", yaml ? len : 0,
 					  true, err, errlen);
@@ -2355,9 +2353,10 @@ static struct cnode *config_read_tree(const char *yaml, size_t len,
 	if (root->kind == CNODE_NULL)
 		root->kind = CNODE_MAP;
 	if (root->kind != CNODE_MAP) {
-		set_error(err, errlen, "configuration must be a mapping of "
-		       "sections, got a %s",
-		       root->kind == CNODE_LIST ? "list" : "string");
+		set_error(err, errlen,
+			  "configuration must be a mapping of "
+			  "sections, got a %s",
+			  root->kind == CNODE_LIST ? "list" : "string");
 		cnode_free(root);
 		return NULL;
 	}
@@ -2428,8 +2427,10 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
 		}
 		if (b.len + (size_t)n > CONFIG_MAX_FILE) {
 			rc = -EFBIG;
-			set_error(err, errlen, "%s: larger than %d bytes, not a "
-			       "configuration file", path, CONFIG_MAX_FILE);
+			set_error(err, errlen,
+				  "%s: larger than %d bytes, not a "
+				  "configuration file",
+				  path, CONFIG_MAX_FILE);
 			goto out;
 		}
 		buf_add(&b, chunk, (size_t)n);
@@ -2483,13 +2484,13 @@ static const struct duration_unit {
 	int exp;
 } duration_units[] = {
 	{"ns", 1, 0}, {"us", 1, 3}, {"\xc2\xb5s", 1, 3}, {"\xce\xbcs", 1, 3},
-	{"ms", 1, 6}, {"s", 1, 9},  {"m", 6, 10},        {"h", 36, 11},
+	{"ms", 1, 6}, {"s", 1, 9},  {"m", 6, 10},	 {"h", 36, 11},
 };
 
 static const struct duration_unit *duration_unit(const char *s, size_t len)
 {
-	for (size_t i = 0; i < sizeof(duration_units) /
-				       sizeof(duration_units[0]); i++) {
+	for (size_t i = 0;
+	     i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
 		const char *name = duration_units[i].name;
 
 		if (strlen(name) == len && !strncmp(name, s, len))

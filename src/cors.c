@@ -11,20 +11,20 @@
 #include <strings.h>
 
 #define ALLOW_METHODS "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-#define ALLOW_HEADERS                                                    \
+#define ALLOW_HEADERS                                                          \
 	"Authorization, Accept, Content-Type, Content-Range, Content-Length, " \
 	"Cache-Control, Range, X-CSRF-Token, Docker-Distribution-API-Version"
-#define EXPOSE_HEADERS                                                    \
-	"Docker-Content-Digest, WWW-Authenticate, Location, Link, Range, "   \
-	"Docker-Upload-UUID, OCI-Subject, OCI-Filters-Applied, "             \
-	"Content-Range, Content-Length, Docker-Distribution-API-Version, "   \
+#define EXPOSE_HEADERS                                                         \
+	"Docker-Content-Digest, WWW-Authenticate, Location, Link, Range, "     \
+	"Docker-Upload-UUID, OCI-Subject, OCI-Filters-Applied, "               \
+	"Content-Range, Content-Length, Docker-Distribution-API-Version, "     \
 	"Retry-After"
 #define MAX_AGE "600"
 
 struct cors {
 	char **origins; /* NULL-terminated */
 	size_t count;
-	bool any;       /* "*": every origin, without credentials */
+	bool any; /* "*": every origin, without credentials */
 };
 
 static void add_origin(struct cors *c, const char *origin)

@@ -24,7 +24,7 @@ struct debugsrv {
 	struct http_server *srv;
 	struct blobstats *counter;
 	struct health *health;
-	const char *metrics_path;	/* NULL when Prometheus is off */
+	const char *metrics_path; /* NULL when Prometheus is off */
 };
 
 static void send_text(struct http_request *req, int status, const char *text)
@@ -113,8 +113,8 @@ static void on_request(void *arg, struct http_request *req)
 		send_text(req, 404, "not found\n");
 }
 
-int debugsrv_start(const struct config *cfg, struct store *st,
-		   struct health *h, struct debugsrv **out)
+int debugsrv_start(const struct config *cfg, struct store *st, struct health *h,
+		   struct debugsrv **out)
 {
 	struct http_options opts = {0};
 	struct debugsrv *d;

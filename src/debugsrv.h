@@ -30,8 +30,8 @@ struct debugsrv;
  * when no debug address is configured), or -1 after logging why the
  * listener could not start.
  */
-int debugsrv_start(const struct config *cfg, struct store *st,
-		   struct health *h, struct debugsrv **out);
+int debugsrv_start(const struct config *cfg, struct store *st, struct health *h,
+		   struct debugsrv **out);
 /* The port bound, for tests that ask for port 0. */
 uint16_t debugsrv_port(const struct debugsrv *d);
 /* Stops the listener and the blob counter; d may be NULL. */

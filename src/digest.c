@@ -69,8 +69,8 @@ static bool digest_is_lower_alnum(char c)
 
 static bool digest_is_encoded_char(char c)
 {
-	return digest_is_lower_alnum(c) || (c >= 'A' && c <= 'Z') ||
-	       c == '=' || c == '_' || c == '-';
+	return digest_is_lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '=' ||
+	       c == '_' || c == '-';
 }
 
 static bool digest_is_lower_hex(char c)

@@ -25,13 +25,13 @@ struct hash_pipe {
 	struct hasher *hasher;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t filled;  /* a slot was queued, or done was set */
+	pthread_cond_t filled;	/* a slot was queued, or done was set */
 	pthread_cond_t emptied; /* a slot was hashed */
 	struct slot slots[SLOTS];
 	size_t head;  /* next slot to hash */
 	size_t count; /* slots queued and not yet hashed */
 	bool done;
-	bool waiting; /* the worker sleeps for a slot */
+	bool waiting;	      /* the worker sleeps for a slot */
 	struct slot *filling; /* the producer's slot, not yet queued */
 };
 

@@ -31,8 +31,8 @@ struct health {
 	/* Guarded by lock. */
 	bool shutting_down;
 	enum health_state state;
-	int err;			/* of the last check, 0 if fine */
-	uint64_t check_started;		/* monotonic ns, 0 when idle */
+	int err;		/* of the last check, 0 if fine */
+	uint64_t check_started; /* monotonic ns, 0 when idle */
 };
 
 static enum health_state classify(int err)
@@ -186,7 +186,8 @@ enum health_state health_state(struct health *h, char *reason, size_t len)
 	if (started &&
 	    now_monotonic_ns() - started > HEALTH_HANG_LIMIT * 1000000000ull) {
 		if (reason && len)
-			snprintf(reason, len, "storage is unavailable: a "
+			snprintf(reason, len,
+				 "storage is unavailable: a "
 				 "check has not answered for %ds",
 				 HEALTH_HANG_LIMIT);
 		return HEALTH_DOWN;

@@ -19,9 +19,9 @@ struct store;
 struct health;
 
 enum health_state {
-	HEALTH_OK = 0,		/* reachable and writable */
-	HEALTH_READONLY,	/* answers reads, refuses writes (ro, full) */
-	HEALTH_DOWN,		/* does not answer, or fails outright */
+	HEALTH_OK = 0,	 /* reachable and writable */
+	HEALTH_READONLY, /* answers reads, refuses writes (ro, full) */
+	HEALTH_DOWN,	 /* does not answer, or fails outright */
 };
 
 /* Seconds a check may run before the store counts as not answering. */

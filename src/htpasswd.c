@@ -33,10 +33,10 @@ struct htpasswd_user {
 };
 
 struct htpasswd {
-	struct htpasswd_user *users;	/* sorted by name, unique */
+	struct htpasswd_user *users; /* sorted by name, unique */
 	size_t count;
 
-	bool has_id;			/* loaded from a file */
+	bool has_id; /* loaded from a file */
 	dev_t dev;
 	ino_t ino;
 	off_t size;
@@ -235,8 +235,7 @@ int htpasswd_hash_bcrypt(const char *password, unsigned cost, char *out,
 	    strlen(password) > HTPASSWD_BCRYPT_PASSWORD_MAX)
 		return -EINVAL;
 	/* A NULL entropy source makes libxcrypt read the kernel's. */
-	if (!crypt_gensalt_rn("$2y$", cost, NULL, 0, setting,
-			      sizeof(setting)))
+	if (!crypt_gensalt_rn("$2y$", cost, NULL, 0, setting, sizeof(setting)))
 		return -EIO;
 
 	data = xcalloc(1, sizeof(*data));
@@ -310,12 +309,13 @@ static void parse_line(struct parser *p, char *line, size_t lineno)
 		add_user(p, line, hash, lineno);
 	else if (!strcmp(scheme, "malformed"))
 		log_warn("htpasswd line malformed, skipping path=%s line=%zu "
-			 "user=%s", p->origin, lineno, line);
+			 "user=%s",
+			 p->origin, lineno, line);
 	else
 		log_warn("htpasswd user has a weak password hash and cannot "
 			 "log in; set a new password with berth user passwd "
-			 "path=%s line=%zu user=%s scheme=%s", p->origin,
-			 lineno, line, scheme);
+			 "path=%s line=%zu user=%s scheme=%s",
+			 p->origin, lineno, line, scheme);
 }
 
 /* Sorts the users and keeps the first line of any name listed twice. */
@@ -331,8 +331,8 @@ static void drop_duplicates(struct htpasswd *h, const char *origin)
 
 		if (kept && !strcmp(h->users[kept - 1].name, u->name)) {
 			log_warn("htpasswd user listed twice, using the first "
-				 "path=%s line=%zu user=%s", origin, u->line,
-				 u->name);
+				 "path=%s line=%zu user=%s",
+				 origin, u->line, u->name);
 			OPENSSL_cleanse(u->hash, strlen(u->hash));
 			free(u->name);
 			free(u->hash);
@@ -358,7 +358,8 @@ struct htpasswd *htpasswd_parse(const char *text, size_t len,
 		/* A NUL would cut the line short and hide what follows. */
 		if (memchr(text, '\0', n))
 			log_warn("htpasswd line malformed, skipping path=%s "
-				 "line=%zu", origin, ++lineno);
+				 "line=%zu",
+				 origin, ++lineno);
 		else
 			parse_line(&p, line, ++lineno);
 		OPENSSL_cleanse(line, n);

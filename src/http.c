@@ -54,7 +54,7 @@ struct conn_track {
 struct http_server {
 	struct MHD_Daemon *daemon;
 	pthread_mutex_t conns_lock;
-	struct conn_track conns;   /* list head */
+	struct conn_track conns; /* list head */
 	pthread_t reaper;
 	bool reaper_running;
 	bool stopping;
@@ -289,8 +289,7 @@ static void on_reader_free(void *cls)
 }
 
 void http_response_reader(struct http_response *res, const char *type,
-			  struct store_reader *r, uint64_t offset,
-			  uint64_t len)
+			  struct store_reader *r, uint64_t offset, uint64_t len)
 {
 	int fd = store_reader_fd(r);
 
@@ -300,8 +299,10 @@ void http_response_reader(struct http_response *res, const char *type,
 		int copy = dup(fd);
 
 		if (copy != -1) {
-			res->mhd = MHD_create_response_from_fd_at_offset64(
-				len, copy, offset);
+			res->mhd =
+				MHD_create_response_from_fd_at_offset64(len,
+									copy,
+									offset);
 			store_reader_close(r);
 			goto out;
 		}
@@ -348,7 +349,8 @@ void http_send(struct http_request *req, struct http_response *res)
 
 	if (req->responded) {
 		log_error("second response to one request dropped "
-			  "path=%s status=%d", req->path, res->status);
+			  "path=%s status=%d",
+			  req->path, res->status);
 		goto out;
 	}
 	if (!res->mhd)
@@ -401,7 +403,8 @@ static struct http_request *request_new(struct http_server *srv,
 	req->started_ns = now_monotonic_ns();
 	__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
 
-	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	info = MHD_get_connection_info(conn,
+				       MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (info && info->client_addr) {
 		const struct sockaddr *sa = info->client_addr;
 
@@ -437,7 +440,7 @@ struct framing {
 	unsigned lengths;   /* Content-Length headers */
 	unsigned encodings; /* Transfer-Encoding headers */
 	bool bad_length;    /* a Content-Length that is not plain digits */
-	bool bad_name;      /* a mangled name a proxy could read otherwise */
+	bool bad_name;	    /* a mangled name a proxy could read otherwise */
 	bool chunked_only;  /* every Transfer-Encoding says just chunked */
 };
 
@@ -449,8 +452,8 @@ static enum MHD_Result on_framing_header(void *cls, enum MHD_ValueKind kind,
 	(void)kind;
 	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
 		f->lengths++;
-		if (!value || !*value || strspn(value, "0123456789") !=
-						 strlen(value))
+		if (!value || !*value ||
+		    strspn(value, "0123456789") != strlen(value))
 			f->bad_length = true;
 	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
 		f->encodings++;
@@ -476,8 +479,7 @@ static int framing_status(struct MHD_Connection *conn)
 {
 	struct framing f = {0, 0, false, false, true};
 
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, on_framing_header,
-				  &f);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, on_framing_header, &f);
 	if (f.encodings && !f.chunked_only)
 		return MHD_HTTP_NOT_IMPLEMENTED;
 	if (f.encodings > 1 || (f.encodings && f.lengths) || f.lengths > 1 ||
@@ -502,8 +504,9 @@ static void refuse(struct http_request *req, int status)
 
 static void track_request(struct http_request *req, bool starting)
 {
-	const union MHD_ConnectionInfo *info = MHD_get_connection_info(
-		req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(req->conn,
+					MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn_track *t = info ? info->socket_context : NULL;
 
 	if (!t)
@@ -563,8 +566,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 	return MHD_YES;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct http_request *req = *con_cls;
 	double ms;
@@ -577,9 +580,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	ms = (double)(now_monotonic_ns() - req->started_ns) / 1e6;
 	{
 		struct log_access_entry e = {
-			req->client, req->user, req->method, req->path,
-			req->status, req->bytes_in, req->bytes_out, ms / 1e3,
-			req->repo ? req->repo : req->note, req->digest,
+			req->client,
+			req->user,
+			req->method,
+			req->path,
+			req->status,
+			req->bytes_in,
+			req->bytes_out,
+			ms / 1e3,
+			req->repo ? req->repo : req->note,
+			req->digest,
 			toe != MHD_REQUEST_TERMINATED_COMPLETED_OK,
 		};
 		log_access(&e);
@@ -604,8 +614,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 }
 
 /* Splits "host:port", ":port" or "[v6]:port"; host is "" for any. */
-static int split_addr(const char *addr, char *host, size_t hostlen,
-		      char *port, size_t portlen)
+static int split_addr(const char *addr, char *host, size_t hostlen, char *port,
+		      size_t portlen)
 {
 	const char *colon = strrchr(addr, ':');
 	size_t n;
@@ -779,29 +789,28 @@ static size_t daemon_options(struct http_server *srv,
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
 					 (intptr_t)on_connection, srv};
 	/* Strict parsing: no space before a colon, no folded headers. */
-	o[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1,
-					 NULL};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 					 CONNECTION_MEMORY, NULL};
 	o[n++] = (struct MHD_OptionItem){
 		MHD_OPTION_CONNECTION_LIMIT,
-		opts->max_connections ? (intptr_t)opts->max_connections
-				      : 1024,
+		opts->max_connections ? (intptr_t)opts->max_connections : 1024,
 		NULL};
 	if (opts->max_client_connections)
 		o[n++] = (struct MHD_OptionItem){
 			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 			(intptr_t)opts->max_client_connections, NULL};
-	o[n++] = (struct MHD_OptionItem){
-		MHD_OPTION_CONNECTION_TIMEOUT,
-		opts->idle_timeout ? (intptr_t)opts->idle_timeout : 300, NULL};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+					 opts->idle_timeout
+						 ? (intptr_t)opts->idle_timeout
+						 : 300,
+					 NULL};
 	if (opts->tls) {
-		o[n++] = (struct MHD_OptionItem){
-			MHD_OPTION_HTTPS_PRIORITIES, 0,
-			(void *)tls_priorities(opts->tls)};
-		o[n++] = (struct MHD_OptionItem){
-			MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
-			tls_cert_callback()};
+		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						 (void *)tls_priorities(
+							 opts->tls)};
+		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK,
+						 0, tls_cert_callback()};
 	}
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	return n;

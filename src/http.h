@@ -37,12 +37,12 @@ typedef void (*http_end_fn)(void *ctx, struct http_request *req);
 typedef void (*http_free_fn)(void *ctx);
 
 struct http_options {
-	const char *addr;        /* "host:port", ":port" or "[v6]:port" */
+	const char *addr; /* "host:port", ":port" or "[v6]:port" */
 	size_t max_connections;
-	size_t max_client_connections; /* per client address */
-	unsigned idle_timeout;   /* seconds */
+	size_t max_client_connections;	  /* per client address */
+	unsigned idle_timeout;		  /* seconds */
 	const char *const *extra_headers; /* name, value pairs, NULL-ended */
-	struct tls *tls;         /* serve HTTPS with it, or NULL */
+	struct tls *tls;		  /* serve HTTPS with it, or NULL */
 };
 
 /*

@@ -106,8 +106,7 @@ static size_t sorted_after(const void *base, size_t count, size_t size,
 }
 
 /* Makes room for one more element, doubling so n inserts cost O(n). */
-static void *array_reserve(void *base, size_t count, size_t *cap,
-			   size_t size)
+static void *array_reserve(void *base, size_t count, size_t *cap, size_t size)
 {
 	if (count < *cap)
 		return base;
@@ -182,7 +181,7 @@ static struct index_repo *repo_find(struct index *ix, const char *repo)
 static struct index_repo *repo_insert(struct index *ix, const char *repo)
 {
 	struct repo_list *l = &ix->repos;
-	struct index_repo fresh = { 0 };
+	struct index_repo fresh = {0};
 	bool found;
 	size_t at = sorted_find(l->v, l->count, sizeof(*l->v), repo, &found);
 
@@ -205,8 +204,8 @@ struct index *index_new(void)
 	 * push that wants to add its tag; prefer writers instead.
 	 */
 	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr,
-		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlockattr_setkind_np(
+		&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&ix->lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 	return ix;
@@ -255,10 +254,9 @@ static int on_tag_child(void *arg, const char *name, bool is_dir)
 }
 
 /* Keeps the tags of repo that have a current/link; 0 or -errno. */
-static int load_tags(struct store *st, const char *repo,
-		     struct index_repo *r)
+static int load_tags(struct store *st, const char *repo, struct index_repo *r)
 {
-	struct name_list found = { 0 };
+	struct name_list found = {0};
 	char *key = layout_tags_dir(repo);
 	int err = st->ops->list(st, key, on_tag_child, &found);
 
@@ -273,16 +271,16 @@ static int load_tags(struct store *st, const char *repo,
 		char *link;
 
 		if (!ref_valid_tag(tag)) {
-			log_warn("index skips invalid tag repo=%s tag=%s",
-				 repo, tag);
+			log_warn("index skips invalid tag repo=%s tag=%s", repo,
+				 tag);
 			continue;
 		}
 
 		link = layout_tag_current(repo, tag);
 		err = st->ops->stat(st, link, &sst);
 		if (err && err != -ENOENT)
-			log_error("index load cannot stat key=%s err=%s",
-				  link, store_strerror(err));
+			log_error("index load cannot stat key=%s err=%s", link,
+				  store_strerror(err));
 		free(link);
 		if (err == -ENOENT || (!err && sst.is_dir)) {
 			err = 0;
@@ -303,10 +301,10 @@ static int load_tags(struct store *st, const char *repo,
 	return err;
 }
 
-static int load_repo(struct store *st, const char *repo,
-		     bool has_manifests, struct repo_list *out)
+static int load_repo(struct store *st, const char *repo, bool has_manifests,
+		     struct repo_list *out)
 {
-	struct index_repo r = { 0 };
+	struct index_repo r = {0};
 	int err = 0;
 
 	r.name = xstrdup(repo);
@@ -331,7 +329,7 @@ static int load_repo(struct store *st, const char *repo,
 static int load_dir(struct store *st, const char *key, const char *repo,
 		    struct repo_list *out)
 {
-	struct repo_scan scan = { 0 };
+	struct repo_scan scan = {0};
 	int err = st->ops->list(st, key, on_repo_child, &scan);
 
 	if (err == -ENOENT) {
@@ -376,7 +374,7 @@ out:
 
 int index_load(struct index *ix, struct store *st)
 {
-	struct repo_list loaded = { 0 };
+	struct repo_list loaded = {0};
 	char *root = layout_repositories();
 	int err;
 
@@ -475,8 +473,8 @@ void index_remove_tag(struct index *ix, const char *repo, const char *tag)
 }
 
 /* Copies up to n names (0: all) after last out of a sorted array. */
-static void page_fill(struct index_page *page, const void *base,
-		      size_t count, size_t size, const char *last, size_t n)
+static void page_fill(struct index_page *page, const void *base, size_t count,
+		      size_t size, const char *last, size_t n)
 {
 	size_t start = sorted_after(base, count, size, last);
 	size_t take = count - start;

@@ -43,15 +43,15 @@ struct journal {
 	char *dir;
 	int dirfd;
 	pthread_mutex_t lock;
-	pthread_cond_t synced_cond;	/* a flush ended */
-	pthread_cond_t avail;		/* a record arrived, or a wake */
+	pthread_cond_t synced_cond; /* a flush ended */
+	pthread_cond_t avail;	    /* a record arrived, or a wake */
 	bool woken;
 
 	/* The writer side, under lock. */
-	int wfd;			/* the newest segment, O_APPEND */
+	int wfd; /* the newest segment, O_APPEND */
 	uint64_t wseg;
 	uint64_t wsize;
-	struct journal_pos synced;	/* on stable storage up to here */
+	struct journal_pos synced; /* on stable storage up to here */
 	bool syncing;
 
 	/* The reader side; cursor and pending under lock. */
@@ -103,8 +103,9 @@ static bool segment_number(const char *name, uint64_t *seq)
 {
 	char *end;
 
-	if (strncmp(name, "events-", 7) || strspn(name + 7,
-		    "0123456789abcdef") != 16 || strcmp(name + 23, ".log"))
+	if (strncmp(name, "events-", 7) ||
+	    strspn(name + 7, "0123456789abcdef") != 16 ||
+	    strcmp(name + 23, ".log"))
 		return false;
 	*seq = strtoull(name + 7, &end, 16);
 	return end == name + 23;
@@ -180,8 +181,8 @@ static int repair_tail(struct journal *j)
 	}
 	if (keep < st.st_size) {
 		log_warn("event journal ends in a partial record, cutting it "
-			 "dir=%s bytes=%lld", j->dir,
-			 (long long)(st.st_size - keep));
+			 "dir=%s bytes=%lld",
+			 j->dir, (long long)(st.st_size - keep));
 		if (ftruncate(j->wfd, keep) == -1 || fsync(j->wfd) == -1)
 			return -errno;
 	}
@@ -244,7 +245,8 @@ static void remove_before(struct journal *j, uint64_t from, uint64_t seg)
 		segment_name(s, name);
 		if (unlinkat(j->dirfd, name, 0) == -1 && errno != ENOENT)
 			log_warn("cannot remove delivered events file=%s/%s "
-				 "err=\"%s\"", j->dir, name, strerror(errno));
+				 "err=\"%s\"",
+				 j->dir, name, strerror(errno));
 	}
 }
 
@@ -256,8 +258,8 @@ static int journal_load(struct journal *j)
 
 	read_cursor(j, lo);
 	if (any && lo < j->cursor.seg)
-		remove_before(j, lo, j->cursor.seg <= hi ? j->cursor.seg
-							  : hi + 1);
+		remove_before(j, lo,
+			      j->cursor.seg <= hi ? j->cursor.seg : hi + 1);
 	if (!any || hi < j->cursor.seg) {
 		/* Nothing after the cursor: start where it points. */
 		hi = j->cursor.seg;
@@ -366,13 +368,15 @@ static int write_line(struct journal *j, const char *rec, size_t len)
 
 			if (done && ftruncate(j->wfd, (off_t)j->wsize) == -1)
 				log_error("cannot take back a partial event "
-					  "dir=%s", j->dir);
+					  "dir=%s",
+					  j->dir);
 			return err;
 		}
 		done += (size_t)n;
 		for (int i = 0; i < 2 && n > 0; i++) {
 			size_t step = (size_t)n < iov[i].iov_len
-					      ? (size_t)n : iov[i].iov_len;
+					      ? (size_t)n
+					      : iov[i].iov_len;
 
 			iov[i].iov_base = (char *)iov[i].iov_base + step;
 			iov[i].iov_len -= step;
@@ -533,8 +537,8 @@ int journal_read(struct journal *j, size_t max_records, size_t max_bytes,
 			/* No line end before the segment's: not a record. */
 			log_error("event journal holds a broken record, "
 				  "skipping it dir=%s segment=%" PRIu64
-				  " offset=%" PRIu64, j->dir, pos.seg,
-				  pos.off);
+				  " offset=%" PRIu64,
+				  j->dir, pos.seg, pos.off);
 			used = (size_t)n;
 		}
 		pos.off += used;
@@ -554,7 +558,7 @@ static int write_cursor(struct journal *j, const struct journal_pos *pos)
 
 	if (fd == -1)
 		return -errno;
-	errno = EIO;	/* what a short write reports */
+	errno = EIO; /* what a short write reports */
 	if (write(fd, text, (size_t)n) != n || fdatasync(fd) == -1)
 		err = -errno;
 	if (close(fd) == -1 && !err)
@@ -566,8 +570,7 @@ static int write_cursor(struct journal *j, const struct journal_pos *pos)
 	return err;
 }
 
-int journal_ack(struct journal *j, const struct journal_pos *next,
-		size_t count)
+int journal_ack(struct journal *j, const struct journal_pos *next, size_t count)
 {
 	uint64_t from;
 	int err = write_cursor(j, next);

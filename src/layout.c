@@ -52,8 +52,8 @@ char *layout_repo(const char *repo)
 
 char *layout_layer_link(const char *repo, const struct digest *d)
 {
-	return xasprintf("%s/repositories/%s/_layers/%s/%s/link",
-			 LAYOUT_ROOT, repo, digest_alg_name(d->alg), d->hex);
+	return xasprintf("%s/repositories/%s/_layers/%s/%s/link", LAYOUT_ROOT,
+			 repo, digest_alg_name(d->alg), d->hex);
 }
 
 char *layout_revision_link(const char *repo, const struct digest *d)
@@ -75,8 +75,8 @@ char *layout_tags_dir(const char *repo)
 
 char *layout_tag_dir(const char *repo, const char *tag)
 {
-	return xasprintf("%s/repositories/%s/_manifests/tags/%s",
-			 LAYOUT_ROOT, repo, tag);
+	return xasprintf("%s/repositories/%s/_manifests/tags/%s", LAYOUT_ROOT,
+			 repo, tag);
 }
 
 char *layout_tag_current(const char *repo, const char *tag)
@@ -89,8 +89,9 @@ char *layout_tag_index_link(const char *repo, const char *tag,
 			    const struct digest *d)
 {
 	return xasprintf("%s/repositories/%s/_manifests/tags/%s/index/%s/%s/"
-			 "link", LAYOUT_ROOT, repo, tag,
-			 digest_alg_name(d->alg), d->hex);
+			 "link",
+			 LAYOUT_ROOT, repo, tag, digest_alg_name(d->alg),
+			 d->hex);
 }
 
 char *layout_upload_dir(const char *repo, const char *id)

@@ -63,7 +63,7 @@ int log_set_formatter(const char *name)
 enum log_format log_formatter(void)
 {
 	return (enum log_format)__atomic_load_n(&log_format_current,
-						 __ATOMIC_RELAXED);
+						__ATOMIC_RELAXED);
 }
 
 void log_set_access(bool enabled)
@@ -262,7 +262,7 @@ static void field_read(const char **sp, struct log_field *f)
 
 	while (*s == ' ')
 		s++;
-	if (*s && !key_at(s))	/* words after a quoted value */
+	if (*s && !key_at(s)) /* words after a quoted value */
 		s = next_field(s);
 	while (*s == ' ')
 		s++;
@@ -300,15 +300,15 @@ static void log_stamp(char out[32])
 	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-static void begin_record(struct buf *b, enum log_format fmt,
-			 const char *level, const char *msg, size_t msglen)
+static void begin_record(struct buf *b, enum log_format fmt, const char *level,
+			 const char *msg, size_t msglen)
 {
 	char stamp[32];
 
 	log_stamp(stamp);
 	if (fmt == LOG_FORMAT_JSON) {
-		buf_addf(b, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":",
-			 stamp, level);
+		buf_addf(b, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":", stamp,
+			 level);
 		json_string(b, msg, msglen);
 	} else if (fmt == LOG_FORMAT_LOGFMT) {
 		buf_addf(b, "time=%s level=%s msg=", stamp, level);
@@ -363,8 +363,8 @@ static void emit(int fd, const struct buf *b)
 }
 
 /* Renders a caller's "message key=value ..." line in format fmt. */
-static void render_line(struct buf *b, enum log_format fmt,
-			const char *level, const char *line)
+static void render_line(struct buf *b, enum log_format fmt, const char *level,
+			const char *line)
 {
 	const char *fields = message_end(line);
 	size_t msglen = (size_t)(fields - line);

@@ -62,17 +62,17 @@ bool log_access_enabled(void);
  * holding quotes or newlines still makes one line.
  */
 struct log_access_entry {
-	const char *client;	/* the peer's address */
-	const char *user;	/* the authenticated user */
+	const char *client; /* the peer's address */
+	const char *user;   /* the authenticated user */
 	const char *method;
 	const char *path;
 	int status;
-	uint64_t bytes_in;	/* request body bytes received */
-	uint64_t bytes_out;	/* response body bytes sent */
-	double seconds;		/* from the request line to the last byte */
+	uint64_t bytes_in;  /* request body bytes received */
+	uint64_t bytes_out; /* response body bytes sent */
+	double seconds;	    /* from the request line to the last byte */
 	const char *repository;
 	const char *digest;
-	bool aborted;		/* the connection ended before completion */
+	bool aborted; /* the connection ended before completion */
 };
 
 /*
@@ -81,10 +81,10 @@ struct log_access_entry {
  */
 void log_access(const struct log_access_entry *e);
 
-#define log_at(level, ...)                              \
-	do {                                            \
-		if ((level) <= log_threshold)           \
-			log_write((level), __VA_ARGS__); \
+#define log_at(level, ...)                                                     \
+	do {                                                                   \
+		if ((level) <= log_threshold)                                  \
+			log_write((level), __VA_ARGS__);                       \
 	} while (0)
 
 #define log_error(...) log_at(LVL_ERROR, __VA_ARGS__)

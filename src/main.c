@@ -214,7 +214,8 @@ static void warn_restart_needed(const struct config *old,
 
 		if (strcmp(a ? a : "", b ? b : "") != 0)
 			log_warn("reload cannot change this setting, restart "
-				 "to apply key=%s", fixed[i].key);
+				 "to apply key=%s",
+				 fixed[i].key);
 	}
 	if (old->delete_enabled != new->delete_enabled ||
 	    old->readonly != new->readonly)

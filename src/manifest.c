@@ -114,8 +114,10 @@ static int manifest_resolve_type(const json_t *root, const char *content_type,
 	}
 	type = json_string_value(field);
 	if (type && ct && strcmp(type, ct) != 0) {
-		manifest_fail(e, "mediaType %.100s does not match "
-			      "Content-Type %.100s", type, ct);
+		manifest_fail(e,
+			      "mediaType %.100s does not match "
+			      "Content-Type %.100s",
+			      type, ct);
 		goto out;
 	}
 
@@ -123,7 +125,7 @@ static int manifest_resolve_type(const json_t *root, const char *content_type,
 		type = ct ? ct : manifest_infer_type(root);
 	if (!type) {
 		manifest_fail(e, "mediaType: missing, and neither the "
-			      "Content-Type nor the fields name a type");
+				 "Content-Type nor the fields name a type");
 		goto out;
 	}
 	if (!manifest_type_known(type)) {
@@ -140,8 +142,7 @@ out:
 }
 
 static int manifest_descriptor_digest(const json_t *obj, const char *path,
-				      struct digest *d,
-				      struct manifest_err *e)
+				      struct digest *d, struct manifest_err *e)
 {
 	const json_t *field = json_object_get(obj, "digest");
 	int rc;
@@ -153,8 +154,10 @@ static int manifest_descriptor_digest(const json_t *obj, const char *path,
 
 	rc = digest_parse(json_string_value(field), d);
 	if (rc == -2)
-		return manifest_fail(e, "%s.digest: unsupported digest "
-				     "algorithm", path);
+		return manifest_fail(e,
+				     "%s.digest: unsupported digest "
+				     "algorithm",
+				     path);
 	if (rc < 0)
 		return manifest_fail(e, "%s.digest: invalid digest", path);
 	return 0;
@@ -167,8 +170,7 @@ static int manifest_descriptor_digest(const json_t *obj, const char *path,
  * the caller frees; on failure ref holds nothing that needs freeing.
  */
 static int manifest_descriptor(const json_t *obj, const char *path,
-			       struct manifest_ref *ref,
-			       struct manifest_err *e)
+			       struct manifest_ref *ref, struct manifest_err *e)
 {
 	const json_t *type, *size;
 
@@ -179,8 +181,7 @@ static int manifest_descriptor(const json_t *obj, const char *path,
 	if (!type)
 		return manifest_fail(e, "%s.mediaType: missing", path);
 	if (!json_is_string(type))
-		return manifest_fail(e, "%s.mediaType: must be a string",
-				     path);
+		return manifest_fail(e, "%s.mediaType: must be a string", path);
 
 	if (manifest_descriptor_digest(obj, path, &ref->digest, e) < 0)
 		return -1;
@@ -189,8 +190,10 @@ static int manifest_descriptor(const json_t *obj, const char *path,
 	if (!size)
 		return manifest_fail(e, "%s.size: missing", path);
 	if (!json_is_integer(size) || json_integer_value(size) < 0)
-		return manifest_fail(e, "%s.size: must be a non-negative "
-				     "integer", path);
+		return manifest_fail(e,
+				     "%s.size: must be a non-negative "
+				     "integer",
+				     path);
 
 	ref->size = json_integer_value(size);
 	ref->media_type = xstrdup(json_string_value(type));
@@ -223,12 +226,16 @@ static int manifest_check_urls(const json_t *obj, const char *path,
 	const json_t *url;
 
 	if (!json_is_array(urls) || json_array_size(urls) == 0)
-		return manifest_fail(e, "%s.urls: a non-distributable layer "
-				     "must list its URLs", path);
+		return manifest_fail(e,
+				     "%s.urls: a non-distributable layer "
+				     "must list its URLs",
+				     path);
 	json_array_foreach(urls, i, url)
 		if (!json_is_string(url))
-			return manifest_fail(e, "%s.urls[%zu]: must be a "
-					     "string", path, i);
+			return manifest_fail(e,
+					     "%s.urls[%zu]: must be a "
+					     "string",
+					     path, i);
 	return 0;
 }
 
@@ -323,11 +330,11 @@ static int manifest_parse_index(const json_t *root, struct manifest *m,
 		return -1;
 
 	m->kind = MANIFEST_INDEX;
-	m->children = xcalloc(json_array_size(json_object_get(root,
-							      "manifests")),
-			      sizeof(*m->children));
-	return manifest_descriptor_array(root, "manifests", false,
-					 m->children, &m->children_count, e);
+	m->children =
+		xcalloc(json_array_size(json_object_get(root, "manifests")),
+			sizeof(*m->children));
+	return manifest_descriptor_array(root, "manifests", false, m->children,
+					 &m->children_count, e);
 }
 
 static int manifest_parse_subject(const json_t *root, struct manifest *m,
@@ -351,8 +358,7 @@ static int manifest_parse_subject(const json_t *root, struct manifest *m,
  * The referrers API reports artifactType, falling back to an image's
  * config media type, as the distribution spec prescribes.
  */
-static int manifest_parse_artifact_type(const json_t *root,
-					struct manifest *m,
+static int manifest_parse_artifact_type(const json_t *root, struct manifest *m,
 					struct manifest_err *e)
 {
 	const json_t *field = json_object_get(root, "artifactType");
@@ -379,8 +385,10 @@ static int manifest_parse_annotations(const json_t *root, struct manifest *m,
 		return manifest_fail(e, "annotations: must be an object");
 	json_object_foreach((json_t *)ann, key, value)
 		if (!json_is_string(value))
-			return manifest_fail(e, "annotations.%.100s: must be "
-					     "a string", key);
+			return manifest_fail(e,
+					     "annotations.%.100s: must be "
+					     "a string",
+					     key);
 
 	m->annotations_json = json_dumps(ann, JSON_COMPACT);
 	if (!m->annotations_json) {

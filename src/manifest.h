@@ -17,9 +17,9 @@
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define MT_DOCKER_MANIFEST \
+#define MT_DOCKER_MANIFEST                                                     \
 	"application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_LIST \
+#define MT_DOCKER_LIST                                                         \
 	"application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_OCI_EMPTY "application/vnd.oci.empty.v1+json"
 

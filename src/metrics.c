@@ -32,7 +32,7 @@
 
 #define ROUTE_MAX 32
 #define KEY_MAX 96
-#define REQUEST_SLOTS 512	/* powers of two: the hash is masked */
+#define REQUEST_SLOTS 512 /* powers of two: the hash is masked */
 #define DURATION_SLOTS 64
 #define COLLECTORS_MAX 8
 
@@ -55,7 +55,7 @@ enum slot_state { SLOT_EMPTY = 0, SLOT_CLAIMED, SLOT_READY };
  */
 struct slot {
 	int state;
-	char key[KEY_MAX];	/* the labels as rendered: a="x",b="y" */
+	char key[KEY_MAX]; /* the labels as rendered: a="x",b="y" */
 	uint64_t v[NBOUNDS + 2];
 };
 
@@ -68,11 +68,13 @@ struct table {
 static struct slot request_slots[REQUEST_SLOTS];
 static struct slot duration_slots[DURATION_SLOTS];
 static struct table requests = {
-	REQUEST_SLOTS, request_slots,
+	REQUEST_SLOTS,
+	request_slots,
 	{SLOT_READY, "route=\"overflow\",method=\"OTHER\",status=\"0\"", {0}},
 };
 static struct table durations = {
-	DURATION_SLOTS, duration_slots,
+	DURATION_SLOTS,
+	duration_slots,
 	{SLOT_READY, "route=\"overflow\"", {0}},
 };
 
@@ -89,10 +91,10 @@ static int64_t gc_last_run;
 /* The storage gauges change rarely; a lock keeps count and delta apart. */
 static pthread_mutex_t storage_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	int64_t blobs, bytes;		/* what is exported */
+	int64_t blobs, bytes;		      /* what is exported */
 	int64_t pending_blobs, pending_bytes; /* changes during a count */
 	bool counting;
-	bool known;			/* a count has finished */
+	bool known; /* a count has finished */
 	int64_t counted_at;
 } storage;
 
@@ -139,9 +141,8 @@ static struct slot *table_get(struct table *t, const char *key)
 		int empty = SLOT_EMPTY;
 
 		if (state == SLOT_EMPTY &&
-		    __atomic_compare_exchange_n(&s->state, &empty,
-						SLOT_CLAIMED, false,
-						__ATOMIC_ACQ_REL,
+		    __atomic_compare_exchange_n(&s->state, &empty, SLOT_CLAIMED,
+						false, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE)) {
 			snprintf(s->key, sizeof(s->key), "%s", key);
 			__atomic_store_n(&s->state, SLOT_READY,
@@ -174,8 +175,8 @@ static const char *route_label(const char *route)
 static const char *method_label(const char *method)
 {
 	static const char *const known[] = {
-		"GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS",
-		NULL,
+		"GET",	 "HEAD",   "PUT",     "POST",
+		"PATCH", "DELETE", "OPTIONS", NULL,
 	};
 
 	for (int i = 0; method && known[i]; i++)
@@ -193,9 +194,9 @@ static size_t duration_bucket(double seconds)
 	return i;
 }
 
-void metrics_observe_request(const char *route, const char *method,
-			     int status, uint64_t bytes_in,
-			     uint64_t bytes_out, double seconds)
+void metrics_observe_request(const char *route, const char *method, int status,
+			     uint64_t bytes_in, uint64_t bytes_out,
+			     double seconds)
 {
 	const char *r = route_label(route);
 	char key[KEY_MAX];
@@ -203,9 +204,9 @@ void metrics_observe_request(const char *route, const char *method,
 
 	if (status < 100 || status > 599)
 		status = 0;
-	if (!(seconds >= 0))	/* also catches NaN */
+	if (!(seconds >= 0)) /* also catches NaN */
 		seconds = 0;
-	if (seconds > 1e9)	/* keeps the nanosecond sum in range */
+	if (seconds > 1e9) /* keeps the nanosecond sum in range */
 		seconds = 1e9;
 
 	snprintf(key, sizeof(key), "route=\"%s\",method=\"%s\",status=\"%d\"",
@@ -333,16 +334,16 @@ void metrics_label_value(struct buf *out, const char *value)
 }
 
 /* A whole number: counters and most gauges, exact at any size. */
-static void render_scalar(struct buf *out, const char *name,
-			  const char *type, const char *help, int64_t value)
+static void render_scalar(struct buf *out, const char *name, const char *type,
+			  const char *help, int64_t value)
 {
 	metrics_family(out, name, type, help);
 	buf_addf(out, "%s %lld\n", name, (long long)value);
 }
 
 /* Seconds, to the microsecond. */
-static void render_seconds(struct buf *out, const char *name,
-			   const char *type, const char *help, double value)
+static void render_seconds(struct buf *out, const char *name, const char *type,
+			   const char *help, double value)
 {
 	metrics_family(out, name, type, help);
 	buf_addf(out, "%s %.6f\n", name, value);
@@ -357,7 +358,8 @@ static void render_requests(struct buf *out)
 						  : &requests.overflow;
 		uint64_t n = GET(&s->v[0]);
 
-		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_READY ||
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) !=
+			    SLOT_READY ||
 		    n == 0)
 			continue;
 		buf_addf(out, "berth_http_requests_total{%s} %llu\n", s->key,
@@ -461,8 +463,7 @@ static void render_storage(struct buf *out)
 	render_scalar(out, "berth_storage_bytes", "gauge",
 		      "Bytes of blobs in the store.", bytes);
 	render_scalar(out, "berth_storage_counted_timestamp_seconds", "gauge",
-		      "When the store's blobs were last counted in full.",
-		      at);
+		      "When the store's blobs were last counted in full.", at);
 }
 
 static void render_collectors(struct buf *out)
@@ -530,7 +531,8 @@ static double start_time(void)
 	/* The command name (field 2) may hold spaces: count after it.
 	 * starttime is field 22, in clock ticks since boot. */
 	p = read_line("/proc/self/stat", line, sizeof(line))
-		    ? strrchr(line, ')') : NULL;
+		    ? strrchr(line, ')')
+		    : NULL;
 	for (p = p ? strtok_r(p + 1, " ", &save) : NULL; p;
 	     p = strtok_r(NULL, " ", &save))
 		if (++field == 22)
@@ -569,13 +571,15 @@ static void render_process(struct buf *out)
 			      (int64_t)rl.rlim_cur);
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		render_seconds(out, "process_cpu_seconds_total", "counter",
-			      "User and system CPU time spent, in seconds.",
-			      (double)ru.ru_utime.tv_sec +
-			      (double)ru.ru_stime.tv_sec +
-			      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+			       "User and system CPU time spent, in seconds.",
+			       (double)ru.ru_utime.tv_sec +
+				       (double)ru.ru_stime.tv_sec +
+				       (ru.ru_utime.tv_usec +
+					ru.ru_stime.tv_usec) /
+					       1e6);
 	render_seconds(out, "process_start_time_seconds", "gauge",
-		      "Start time of the process since the epoch, in seconds.",
-		      start_time());
+		       "Start time of the process since the epoch, in seconds.",
+		       start_time());
 }
 
 void metrics_render(struct buf *out)

@@ -36,9 +36,9 @@
  * body bytes received and sent; seconds the time from the request line
  * to the last byte.  Strings are not kept.
  */
-void metrics_observe_request(const char *route, const char *method,
-			     int status, uint64_t bytes_in,
-			     uint64_t bytes_out, double seconds);
+void metrics_observe_request(const char *route, const char *method, int status,
+			     uint64_t bytes_in, uint64_t bytes_out,
+			     double seconds);
 
 /* An upload request starts or stops receiving its body. */
 void metrics_upload_begin(void);

@@ -34,19 +34,20 @@
 #define EVENTS_SUBDIR "berth/events"
 
 static const char *const action_names[] = {
-	[NOTIFY_PUSH] = "push", [NOTIFY_PULL] = "pull",
-	[NOTIFY_MOUNT] = "mount", [NOTIFY_DELETE] = "delete",
+	[NOTIFY_PUSH] = "push",
+	[NOTIFY_PULL] = "pull",
+	[NOTIFY_MOUNT] = "mount",
+	[NOTIFY_DELETE] = "delete",
 };
-
 
 struct notify {
 	pthread_rwlock_t lock;
 	struct notify_endpoint **eps;
 	size_t neps;
-	char *dir;			/* <root>/berth/events */
-	char *base_url;			/* http.host, or "" */
-	char *prefix;			/* http.prefix */
-	bool tls;			/* the registry serves https */
+	char *dir;	/* <root>/berth/events */
+	char *base_url; /* http.host, or "" */
+	char *prefix;	/* http.prefix */
+	bool tls;	/* the registry serves https */
 	char source_addr[300];
 	char instance_id[37];
 };
@@ -71,12 +72,13 @@ static void random_uuid(char out[37])
 		if (n > 0)
 			got += (size_t)n;
 	}
-	b[6] = (b[6] & 0x0f) | 0x40;	/* version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
-		 b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 static bool word_listed(char *const *list, const char *w)
@@ -113,11 +115,10 @@ static char *dir_component(const char *name)
 	struct buf b = BUF_INIT;
 
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		bool plain = (*p >= 'a' && *p <= 'z') ||
-			     (*p >= 'A' && *p <= 'Z') ||
-			     (*p >= '0' && *p <= '9') || *p == '_' ||
-			     *p == '-' || (*p == '.' && p != (const unsigned
-							       char *)name);
+		bool plain =
+			(*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+			(*p == '.' && p != (const unsigned char *)name);
 
 		if (plain)
 			buf_add(&b, p, 1);
@@ -191,8 +192,7 @@ static char *target_url(const struct notify *n, const struct notify_target *t,
 	if (n->base_url[0])
 		base = xstrdup(n->base_url);
 	else if (r && r->host && r->host[0])
-		base = xasprintf("%s://%s", n->tls ? "https" : "http",
-				 r->host);
+		base = xasprintf("%s://%s", n->tls ? "https" : "http", r->host);
 	else
 		base = xstrdup("");
 	url = xasprintf("%s%s/v2/%s/%s/%s", base, n->prefix, t->repository,
@@ -210,13 +210,13 @@ static json_t *event_target(const struct notify *n, enum notify_action a,
 	/* registry:2 tells only what was deleted, not what it was. */
 	if (a != NOTIFY_DELETE) {
 		set_str(target, "mediaType", t->media_type);
-		json_object_set_new(target, "size", json_integer(
-					    (json_int_t)t->size));
+		json_object_set_new(target, "size",
+				    json_integer((json_int_t)t->size));
 	}
 	set_str(target, "digest", t->digest);
 	if (a != NOTIFY_DELETE)
-		json_object_set_new(target, "length", json_integer(
-					    (json_int_t)t->size));
+		json_object_set_new(target, "length",
+				    json_integer((json_int_t)t->size));
 	set_str(target, "repository", t->repository);
 	set_str(target, "fromRepository", t->from_repository);
 	if (a != NOTIFY_DELETE && (t->digest || t->tag)) {
@@ -306,8 +306,8 @@ int notify_event(struct notify *n, enum notify_action action,
 		err = journal_append(ep->journal, line, strlen(line));
 		if (err) {
 			log_error("event could not be queued endpoint=\"%s\" "
-				  "action=%s repo=%s err=\"%s\"", ep->name,
-				  action_names[action], t->repository,
+				  "action=%s repo=%s err=\"%s\"",
+				  ep->name, action_names[action], t->repository,
 				  strerror(-err));
 			rc = err;
 			continue;
@@ -354,8 +354,7 @@ static struct curl_slist *endpoint_headers(
 {
 	struct curl_slist *list = NULL;
 
-	list = curl_slist_append(list, "Content-Type: "
-				 NOTIFY_ENVELOPE_TYPE);
+	list = curl_slist_append(list, "Content-Type: " NOTIFY_ENVELOPE_TYPE);
 	/* Send the body at once, without waiting for "100 Continue":
 	 * envelopes are small and not every receiver answers that. */
 	list = curl_slist_append(list, "Expect:");
@@ -387,8 +386,8 @@ static void endpoint_free(struct notify_endpoint *ep)
 	free(ep);
 }
 
-static struct notify_endpoint *endpoint_new(struct notify *n,
-				     const struct config_notify_endpoint *c)
+static struct notify_endpoint *endpoint_new(
+	struct notify *n, const struct config_notify_endpoint *c)
 {
 	struct notify_endpoint *ep = xcalloc(1, sizeof(*ep));
 
@@ -424,8 +423,9 @@ static int endpoint_start(struct notify_endpoint *ep)
 		return -EAGAIN;
 	}
 	log_info("sending events endpoint=\"%s\" url=%s timeout_ms=%ld "
-		 "threshold=%d backoff_ms=%ld queued=%llu", ep->name,
-		 ep->log_url, ep->timeout_ms, ep->threshold, ep->backoff_ms,
+		 "threshold=%d backoff_ms=%ld queued=%llu",
+		 ep->name, ep->log_url, ep->timeout_ms, ep->threshold,
+		 ep->backoff_ms,
 		 (unsigned long long)journal_pending(ep->journal));
 	return 0;
 }
@@ -488,8 +488,9 @@ static void collect(void *arg, struct buf *out)
 		for (size_t i = 0; i < n->neps; i++) {
 			buf_addf(out, "%s{endpoint=\"", families[f].name);
 			metrics_label_value(out, n->eps[i]->name);
-			buf_addf(out, "\"} %llu\n", (unsigned long long)
-				 families[f].get(n->eps[i]));
+			buf_addf(out, "\"} %llu\n",
+				 (unsigned long long)families[f].get(
+					 n->eps[i]));
 		}
 	}
 	pthread_rwlock_unlock(&n->lock);
@@ -516,8 +517,8 @@ static int build_endpoints(struct notify *n, const struct config *cfg,
 			   struct notify_endpoint **old, size_t nold,
 			   struct notify_endpoint ***out, size_t *count)
 {
-	struct notify_endpoint **eps = xcalloc(cfg->notify_endpoints_count + 1,
-					sizeof(*eps));
+	struct notify_endpoint **eps =
+		xcalloc(cfg->notify_endpoints_count + 1, sizeof(*eps));
 	size_t k = 0;
 	int err = 0;
 
@@ -582,7 +583,8 @@ static void stop_changed(struct notify_endpoint **old, size_t nold,
 		}
 		if (!kept) {
 			log_info("stopped sending events endpoint=\"%s\" "
-				 "queued=%llu", old[j]->name,
+				 "queued=%llu",
+				 old[j]->name,
 				 (unsigned long long)journal_pending(
 					 old[j]->journal));
 			stop_all(&old[j], 1);
@@ -600,7 +602,7 @@ int notify_reload(struct notify *n, const struct config *cfg)
 	pthread_rwlock_wrlock(&n->lock);
 	stop_changed(n->eps, n->neps, cfg);
 	err = build_endpoints(n, cfg, n->eps, n->neps, &eps, &count);
-	stop_all(n->eps, n->neps);	/* what is left was not reused */
+	stop_all(n->eps, n->neps); /* what is left was not reused */
 	free(n->eps);
 	n->eps = eps;
 	n->neps = count;

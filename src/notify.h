@@ -24,33 +24,33 @@ struct http_request;
 struct notify;
 
 /* The media type of the envelope, and the Content-Type it is sent with. */
-#define NOTIFY_ENVELOPE_TYPE \
+#define NOTIFY_ENVELOPE_TYPE                                                   \
 	"application/vnd.docker.distribution.events.v1+json"
 
 enum notify_action { NOTIFY_PUSH, NOTIFY_PULL, NOTIFY_MOUNT, NOTIFY_DELETE };
 
 /* What an event is about.  Strings are copied; NULL leaves a field out. */
 struct notify_target {
-	const char *repository;		/* required */
-	const char *digest;		/* the content's digest */
-	const char *media_type;		/* a manifest's type; blobs use
+	const char *repository; /* required */
+	const char *digest;	/* the content's digest */
+	const char *media_type; /* a manifest's type; blobs use
 					 * application/octet-stream, as
 					 * registry:2 does */
 	uint64_t size;
-	const char *tag;		/* the tag the request named */
-	const char *from_repository;	/* a mount's source repository */
-	bool is_manifest;		/* the url names .../manifests/...,
+	const char *tag;	     /* the tag the request named */
+	const char *from_repository; /* a mount's source repository */
+	bool is_manifest;	     /* the url names .../manifests/...,
 					 * else .../blobs/... */
 };
 
 /* Who asked.  Strings are copied; NULL leaves a field out. */
 struct notify_request {
-	const char *id;			/* NULL: a new random id */
-	const char *addr;		/* the client's address */
-	const char *host;		/* the Host header */
+	const char *id;	  /* NULL: a new random id */
+	const char *addr; /* the client's address */
+	const char *host; /* the Host header */
 	const char *method;
 	const char *useragent;
-	const char *user;		/* actor.name; NULL when anonymous */
+	const char *user; /* actor.name; NULL when anonymous */
 };
 
 /*

@@ -17,8 +17,8 @@ struct notify_endpoint {
 	struct notify *n;
 	char *name;
 	char *url;
-	char *log_url;			/* url without any user:password@ */
-	char *settings;			/* all settings, to spot changes */
+	char *log_url;	/* url without any user:password@ */
+	char *settings; /* all settings, to spot changes */
 	struct curl_slist *headers;
 	long timeout_ms;
 	int threshold;
@@ -30,9 +30,9 @@ struct notify_endpoint {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	int stopping;			/* atomic: read by curl's callback */
+	int stopping; /* atomic: read by curl's callback */
 
-	uint64_t queued;		/* atomics, for the metrics */
+	uint64_t queued; /* atomics, for the metrics */
 	uint64_t delivered;
 	uint64_t failures;
 };

@@ -26,9 +26,9 @@
 #define BERTH_VERSION "0.0.0"
 #endif
 
-#define SEND_BATCH 100			/* events per envelope, at most */
-#define SEND_BATCH_BYTES (1024 * 1024)	/* and about this many bytes */
-#define IDLE_WAIT_MS 1000		/* a sender's longest sleep */
+#define SEND_BATCH 100		       /* events per envelope, at most */
+#define SEND_BATCH_BYTES (1024 * 1024) /* and about this many bytes */
+#define IDLE_WAIT_MS 1000	       /* a sender's longest sleep */
 
 static bool stopping(struct notify_endpoint *ep)
 {
@@ -59,7 +59,7 @@ static size_t on_answer(char *data, size_t size, size_t n, void *arg)
 {
 	(void)data;
 	(void)arg;
-	return size * n;	/* the receiver's body is not needed */
+	return size * n; /* the receiver's body is not needed */
 }
 
 /* Ends a delivery in progress when the endpoint stops. */
@@ -120,12 +120,11 @@ static int post(CURL *c, const struct buf *body, char *why, size_t len,
 
 	errbuf[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)body->len);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
-		snprintf(why, len, "%s", errbuf[0] ? errbuf
-						   : curl_easy_strerror(rc));
+		snprintf(why, len, "%s",
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -139,7 +138,7 @@ struct send_state {
 	CURL *curl;
 	struct buf lines;
 	struct buf body;
-	int streak;		/* failures in a row */
+	int streak; /* failures in a row */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -150,8 +149,9 @@ static void on_delivered(struct notify_endpoint *ep, struct send_state *s,
 
 	if (err) {
 		/* Sent, but the journal did not move: sent again later. */
-		log_error("delivered events not marked endpoint=\"%s\" err=\"%s\"",
-			  ep->name, strerror(-err));
+		log_error(
+			"delivered events not marked endpoint=\"%s\" err=\"%s\"",
+			ep->name, strerror(-err));
 		nap(ep, ep->backoff_ms);
 		return;
 	}
@@ -175,10 +175,12 @@ static void on_failed(struct notify_endpoint *ep, struct send_state *s,
 	s->streak++;
 	if (s->streak == 1)
 		log_warn("events not delivered, retrying endpoint=\"%s\" url=%s "
-			 "err=\"%s\"", ep->name, ep->log_url, why);
+			 "err=\"%s\"",
+			 ep->name, ep->log_url, why);
 	else
 		log_debug("events still not delivered endpoint=\"%s\" tries=%d "
-			  "err=\"%s\"", ep->name, s->streak, why);
+			  "err=\"%s\"",
+			  ep->name, s->streak, why);
 	if (s->streak >= ep->threshold)
 		nap(ep, ep->backoff_ms);
 }
@@ -192,8 +194,8 @@ static bool send_next(struct notify_endpoint *ep, struct send_state *s)
 	int err;
 
 	buf_reset(&s->lines);
-	err = journal_read(ep->journal, SEND_BATCH, SEND_BATCH_BYTES,
-			   &s->lines, &count, &next);
+	err = journal_read(ep->journal, SEND_BATCH, SEND_BATCH_BYTES, &s->lines,
+			   &count, &next);
 	if (err) {
 		log_error("cannot read queued events endpoint=\"%s\" err=\"%s\"",
 			  ep->name, strerror(-err));

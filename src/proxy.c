@@ -52,8 +52,7 @@ static bool parse_block(const char *entry, struct ip *ip, unsigned *bits)
 	return true;
 }
 
-static bool in_block(const struct ip *a, const struct ip *net,
-		     unsigned bits)
+static bool in_block(const struct ip *a, const struct ip *net, unsigned bits)
 {
 	unsigned full = bits / 8, rest = bits % 8;
 

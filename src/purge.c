@@ -146,7 +146,7 @@ static void *run(void *arg)
 {
 	struct purger *p = arg;
 	int64_t delay = p->interval < FIRST_PASS_DELAY ? p->interval
-						      : FIRST_PASS_DELAY;
+						       : FIRST_PASS_DELAY;
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->stopping) {

@@ -79,8 +79,8 @@ bool ref_valid_tag(const char *tag)
 {
 	size_t n;
 
-	if (!tag || !(ref_is_tag_char(tag[0]) && tag[0] != '.' &&
-		      tag[0] != '-'))
+	if (!tag ||
+	    !(ref_is_tag_char(tag[0]) && tag[0] != '.' && tag[0] != '-'))
 		return false;
 	for (n = 1; tag[n]; n++)
 		if (n >= REF_TAG_MAX || !ref_is_tag_char(tag[n]))
@@ -189,8 +189,7 @@ int ref_parse_range(const char *header, uint64_t size, uint64_t *first,
 	return 0;
 }
 
-int ref_parse_content_range(const char *header, uint64_t *first,
-			    uint64_t *last)
+int ref_parse_content_range(const char *header, uint64_t *first, uint64_t *last)
 {
 	const char *p, *unit;
 	uint64_t a, b, total;

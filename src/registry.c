@@ -86,11 +86,13 @@ int reg_fail_store(struct reg_error *e, int err, const char *what)
 	if (err == -EROFS)
 		return reg_fail(e, REG_UNAVAILABLE,
 				"storage is read-only: %s failed", what);
-	return reg_fail(e, REG_INTERNAL, "storage error: %s failed: %s",
-			what, store_strerror(err));
+	return reg_fail(e, REG_INTERNAL, "storage error: %s failed: %s", what,
+			store_strerror(err));
 }
 
-void registry_on_change(struct registry *reg, void (*fn)(void *, const char *, const char *), void *arg)
+void registry_on_change(struct registry *reg,
+			void (*fn)(void *, const char *, const char *),
+			void *arg)
 {
 	reg->on_change = fn;
 	reg->on_change_arg = arg;
@@ -150,8 +152,7 @@ static int read_link(struct store *st, const char *key, struct digest *d)
 	return err;
 }
 
-static int write_link(struct store *st, const char *key,
-		      const struct digest *d)
+static int write_link(struct store *st, const char *key, const struct digest *d)
 {
 	char s[DIGEST_MAX_STR + 1];
 
@@ -195,8 +196,7 @@ static int blob_linked(struct registry *reg, const char *repo,
 
 		digest_format(d, s);
 		return reg_fail(e, REG_BLOB_UNKNOWN,
-				"blob %s is unknown to repository %s", s,
-				repo);
+				"blob %s is unknown to repository %s", s, repo);
 	}
 	if (err)
 		return reg_fail_store(e, err, "stat blob link");
@@ -296,8 +296,7 @@ static int fail_manifest_unknown(struct reg_error *e, const char *repo,
 
 /* Finds the digest a tag or digest reference names in repo. */
 static int resolve(struct registry *reg, const char *repo,
-		   const char *reference, struct digest *d,
-		   struct reg_error *e)
+		   const char *reference, struct digest *d, struct reg_error *e)
 {
 	char *key;
 	int err;
@@ -336,8 +335,7 @@ static int load_manifest(struct registry *reg, const struct digest *d,
 {
 	struct buf b = BUF_INIT;
 	char *key = layout_blob_data(d);
-	int err = reg->store->ops->get(reg->store, key, MANIFEST_MAX_BYTES,
-				       &b);
+	int err = reg->store->ops->get(reg->store, key, MANIFEST_MAX_BYTES, &b);
 	struct manifest *m;
 	char why[256];
 
@@ -350,8 +348,7 @@ static int load_manifest(struct registry *reg, const struct digest *d,
 		return reg_fail_store(e, err, "read manifest");
 	}
 
-	m = manifest_parse(b.data ? b.data : "", b.len, NULL, why,
-			   sizeof(why));
+	m = manifest_parse(b.data ? b.data : "", b.len, NULL, why, sizeof(why));
 	out->media_type = xstrdup(m ? m->media_type : MT_OCI_MANIFEST);
 	manifest_free(m);
 	out->len = b.len;
@@ -398,8 +395,7 @@ static int check_blobs(struct registry *reg, const char *repo,
 			return reg_fail_store(e, err, "stat child manifest");
 		digest_format(&m->children[i].digest, s);
 		return reg_fail(e, REG_MANIFEST_BLOB_UNKNOWN,
-				"manifest %s is not in repository %s", s,
-				repo);
+				"manifest %s is not in repository %s", s, repo);
 	}
 	return 0;
 }
@@ -422,9 +418,8 @@ static int store_content(struct registry *reg, const struct digest *d,
 	return 0;
 }
 
-static int tag_manifest(struct registry *reg, const char *repo,
-			const char *tag, const struct digest *d,
-			struct reg_error *e)
+static int tag_manifest(struct registry *reg, const char *repo, const char *tag,
+			const struct digest *d, struct reg_error *e)
 {
 	char *key = layout_tag_index_link(repo, tag, d);
 	int err = write_link(reg->store, key, d);
@@ -491,8 +486,8 @@ static int link_referrer(struct registry *reg, const char *repo,
 
 int registry_manifest_put(struct registry *reg, const char *repo,
 			  const char *reference, const char *data, size_t len,
-			  const char *content_type,
-			  struct reg_put_result *out, struct reg_error *e)
+			  const char *content_type, struct reg_put_result *out,
+			  struct reg_error *e)
 {
 	struct manifest *m = NULL;
 	struct digest want;
@@ -541,8 +536,8 @@ out:
 	return rc;
 }
 
-static int delete_tag(struct registry *reg, const char *repo,
-		      const char *tag, struct reg_error *e)
+static int delete_tag(struct registry *reg, const char *repo, const char *tag,
+		      struct reg_error *e)
 {
 	char *key = layout_tag_dir(repo, tag);
 	int err = reg->store->ops->remove(reg->store, key);

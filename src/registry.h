@@ -41,10 +41,10 @@ enum reg_code {
 	REG_DENIED,
 	REG_UNSUPPORTED,
 	REG_TOOMANYREQUESTS,
-	REG_RANGE_INVALID,   /* an out-of-order chunk: 416 */
-	REG_STORAGE_FULL,    /* the store has no room: 507 */
-	REG_UNAVAILABLE,     /* the store does not answer: 503 */
-	REG_INTERNAL,        /* anything else: 500 */
+	REG_RANGE_INVALID, /* an out-of-order chunk: 416 */
+	REG_STORAGE_FULL,  /* the store has no room: 507 */
+	REG_UNAVAILABLE,   /* the store does not answer: 503 */
+	REG_INTERNAL,	   /* anything else: 500 */
 };
 
 struct reg_error {
@@ -143,8 +143,8 @@ struct reg_put_result {
 
 int registry_manifest_put(struct registry *reg, const char *repo,
 			  const char *reference, const char *data, size_t len,
-			  const char *content_type,
-			  struct reg_put_result *out, struct reg_error *e);
+			  const char *content_type, struct reg_put_result *out,
+			  struct reg_error *e);
 /* A digest deletes the manifest and its tags; a tag deletes the tag. */
 int registry_manifest_delete(struct registry *reg, const char *repo,
 			     const char *reference, struct reg_error *e);
@@ -163,7 +163,9 @@ int registry_referrers(struct registry *reg, const char *repo,
 
 /* Shared by the registry's own files (registry.c, upload.c). */
 struct store *registry_store(struct registry *reg);
-void registry_on_change(struct registry *reg, void (*fn)(void *, const char *, const char *), void *arg);
+void registry_on_change(struct registry *reg,
+			void (*fn)(void *, const char *, const char *),
+			void *arg);
 int registry_link_blob(struct registry *reg, const char *repo,
 		       const struct digest *d, struct reg_error *e);
 

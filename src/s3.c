@@ -37,8 +37,8 @@ struct s3 {
 	char *secretkey;
 	char *region;
 	char *bucket;
-	char *scheme;   /* "http" or "https" */
-	char *host;     /* host[:port] requests go to, and sign */
+	char *scheme;	/* "http" or "https" */
+	char *host;	/* host[:port] requests go to, and sign */
 	bool pathstyle; /* the path starts with /bucket */
 };
 
@@ -83,13 +83,15 @@ static int s3_parse_endpoint(struct s3 *c, const char *url, char *err,
 
 	if (sep && (size_t)(sep - url) == 4 && !strncasecmp(url, "http", 4))
 		c->scheme = xstrdup("http");
-	else if (!sep || ((size_t)(sep - url) == 5 &&
-			  !strncasecmp(url, "https", 5)))
+	else if (!sep ||
+		 ((size_t)(sep - url) == 5 && !strncasecmp(url, "https", 5)))
 		c->scheme = xstrdup("https");
 	if (!c->scheme || n == 0 || strspn(host + n, "/") != strlen(host + n)) {
-		set_error(err, errlen, "storage.s3.regionendpoint: want "
+		set_error(err, errlen,
+			  "storage.s3.regionendpoint: want "
 			  "http://host[:port] or https://host[:port], got "
-			  "\"%s\"", url);
+			  "\"%s\"",
+			  url);
 		return -EINVAL;
 	}
 	c->host = xstrndup(host, n);
@@ -99,16 +101,15 @@ static int s3_parse_endpoint(struct s3 *c, const char *url, char *err,
 /* Whether host (with an optional port) is an address, not a name. */
 static bool s3_host_is_address(const char *host)
 {
-	return host[0] == '[' || strspn(host, "0123456789.:") ==
-				 strlen(host) || !strncmp(host, "localhost", 9);
+	return host[0] == '[' || strspn(host, "0123456789.:") == strlen(host) ||
+	       !strncmp(host, "localhost", 9);
 }
 
 int s3_open(const struct s3_options *o, struct s3 **out, char *err,
 	    size_t errlen)
 {
 	struct s3 *c = xcalloc(1, sizeof(*c));
-	const char *region = o->region && *o->region ? o->region
-						     : "us-east-1";
+	const char *region = o->region && *o->region ? o->region : "us-east-1";
 	char *host;
 
 	pthread_once(&s3_once, s3_global_init);
@@ -129,8 +130,8 @@ int s3_open(const struct s3_options *o, struct s3 **out, char *err,
 	} else {
 		c->scheme = xstrdup(o->secure ? "https" : "http");
 		c->host = !strcmp(region, "us-east-1")
-			? xstrdup("s3.amazonaws.com")
-			: xasprintf("s3.%s.amazonaws.com", region);
+				  ? xstrdup("s3.amazonaws.com")
+				  : xasprintf("s3.%s.amazonaws.com", region);
 	}
 	if (!c->pathstyle) {
 		host = xasprintf("%s.%s", c->bucket, c->host);
@@ -317,8 +318,8 @@ static char *s3_authorization(const struct s3 *c, const struct s3_req *req,
 	s3_sha256_hex(canon.data, canon.len, hash);
 
 	scope = xasprintf("%s/%s/s3/aws4_request", datestamp, c->region);
-	tosign = xasprintf("AWS4-HMAC-SHA256\n%s\n%s\n%s", amzdate, scope,
-			   hash);
+	tosign =
+		xasprintf("AWS4-HMAC-SHA256\n%s\n%s\n%s", amzdate, scope, hash);
 	secret = xasprintf("AWS4%s", c->secretkey);
 	s3_hmac(secret, strlen(secret), datestamp, k1);
 	s3_hmac(k1, 32, c->region, k2);
@@ -328,8 +329,8 @@ static char *s3_authorization(const struct s3 *c, const struct s3_req *req,
 	s3_hex(k1, 32, sig);
 
 	auth = xasprintf("Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, "
-			 "SignedHeaders=%s, Signature=%s", c->accesskey,
-			 scope, names.data, sig);
+			 "SignedHeaders=%s, Signature=%s",
+			 c->accesskey, scope, names.data, sig);
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
 	free(scope);
@@ -506,8 +507,10 @@ static void s3_note_code(struct s3_resp *resp)
 
 int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp)
 {
-	struct s3_sink sink = {resp, req->max_response ? req->max_response
-						       : 64 * 1024, false};
+	struct s3_sink sink = {resp,
+			       req->max_response ? req->max_response
+						 : 64 * 1024,
+			       false};
 	char *path = s3_path(c, req);
 	char *query = s3_query(req);
 	char payload[65];
@@ -539,8 +542,8 @@ int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp)
 	if (err && err != -ENOENT && err != -EFBIG) {
 		s3_note_code(resp);
 		log_warn("object store request failed method=%s key=%s "
-			 "status=%ld code=%s curl=\"%s\"", req->method,
-			 req->key ? req->key : "", resp->status,
+			 "status=%ld code=%s curl=\"%s\"",
+			 req->method, req->key ? req->key : "", resp->status,
 			 resp->code[0] ? resp->code : "-",
 			 curl_easy_strerror(rc));
 	}
@@ -560,8 +563,11 @@ static void s3_xml_decode(struct buf *b, const char *text, size_t n)
 	static const struct {
 		const char *ent;
 		char ch;
-	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'},
-		    {"&quot;", '"'}, {"&apos;", '\''}};
+	} ents[] = {{"&amp;", '&'},
+		    {"&lt;", '<'},
+		    {"&gt;", '>'},
+		    {"&quot;", '"'},
+		    {"&apos;", '\''}};
 	size_t i = 0, k;
 
 	while (i < n) {

@@ -27,8 +27,8 @@ struct s3_options {
 	const char *region;   /* signs requests; "us-east-1" when empty */
 	const char *endpoint; /* "http[s]://host[:port]", or "" for AWS */
 	const char *bucket;
-	bool secure;          /* https for the default AWS endpoint */
-	bool pathstyle;       /* bucket in the path, not in the host name */
+	bool secure;	/* https for the default AWS endpoint */
+	bool pathstyle; /* bucket in the path, not in the host name */
 };
 
 /* A query parameter; value may be "" (as in "?uploads="). */
@@ -41,24 +41,24 @@ struct s3_param {
 #define S3_MAX_HEADERS 8
 
 struct s3_req {
-	const char *method;   /* "GET", "PUT", "HEAD", "DELETE", "POST" */
-	const char *key;      /* object key in the bucket; NULL: the bucket */
+	const char *method; /* "GET", "PUT", "HEAD", "DELETE", "POST" */
+	const char *key;    /* object key in the bucket; NULL: the bucket */
 	struct s3_param params[S3_MAX_PARAMS]; /* unused ones have no name */
 	/* "name: value" lines; x-amz-* ones are signed. */
 	const char *headers[S3_MAX_HEADERS];
 	const void *body;
 	size_t body_len;
 	size_t max_response; /* bytes of body kept; more fail with -EFBIG */
-	bool no_retry;       /* not safe to send twice */
+	bool no_retry;	     /* not safe to send twice */
 };
 
 struct s3_resp {
-	long status;          /* HTTP status, 0 when nothing answered */
-	struct buf body;      /* the response body, NUL-terminated */
-	uint64_t length;      /* Content-Length, when given */
-	int64_t mtime;        /* Last-Modified as seconds, or 0 */
-	char etag[128];       /* the ETag header, quotes included */
-	char code[64];        /* S3 error code from an error body, or "" */
+	long status;	 /* HTTP status, 0 when nothing answered */
+	struct buf body; /* the response body, NUL-terminated */
+	uint64_t length; /* Content-Length, when given */
+	int64_t mtime;	 /* Last-Modified as seconds, or 0 */
+	char etag[128];	 /* the ETag header, quotes included */
+	char code[64];	 /* S3 error code from an error body, or "" */
 };
 
 /*
@@ -77,8 +77,7 @@ void s3_close(struct s3 *c);
  * -EINVAL for 416, -EFBIG for a body over max_response, -EIO for the
  * rest.  resp->status tells which answer came last.
  */
-int s3_request(struct s3 *c, const struct s3_req *req,
-	       struct s3_resp *resp);
+int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp);
 void s3_resp_free(struct s3_resp *resp);
 
 /*

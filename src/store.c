@@ -18,7 +18,8 @@ static int store_open_s3(const struct config *cfg, struct store **out,
 	struct store_s3_options o = {0};
 
 	if (!cfg->s3_v4auth) {
-		set_error(err, errlen, "storage.s3.v4auth: berth signs with "
+		set_error(err, errlen,
+			  "storage.s3.v4auth: berth signs with "
 			  "AWS Signature Version 4 only; remove the key or "
 			  "set it to true");
 		return -EINVAL;

@@ -35,9 +35,9 @@ struct store_reader;
 struct store_writer;
 
 struct store_stat {
-	uint64_t size;  /* bytes of an object; 0 for a directory */
-	int64_t mtime;  /* seconds since the epoch */
-	bool is_dir;    /* the key names a prefix of other keys */
+	uint64_t size; /* bytes of an object; 0 for a directory */
+	int64_t mtime; /* seconds since the epoch */
+	bool is_dir;   /* the key names a prefix of other keys */
 };
 
 /* Called once per child name of a listed key; return non-zero to stop. */

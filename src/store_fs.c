@@ -48,9 +48,9 @@
 
 struct fs_store {
 	struct store base;
-	int root;                 /* directory descriptor of the root */
-	long pid;                 /* these three make temporary names unique */
-	uint64_t seed;            /* random, so processes in other pid */
+	int root;		  /* directory descriptor of the root */
+	long pid;		  /* these three make temporary names unique */
+	uint64_t seed;		  /* random, so processes in other pid */
 	atomic_uint_fast64_t seq; /* namespaces sharing the tree never clash */
 };
 
@@ -542,8 +542,7 @@ static int fs_empty_dir(int dfd, const char *name)
 	int fd;
 	int err = 0;
 
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return errno == ENOENT ? 0 : -errno;
 	dir = fdopendir(fd);
@@ -664,8 +663,8 @@ static const struct store_reader_ops fs_reader_ops = {
  * own descriptor, positioned at offset: whoever takes it must not close
  * it (dup it instead), and reads through it do not advance r->offset.
  */
-static int fs_reader_open(struct store *st, const char *key,
-			  uint64_t offset, struct store_reader **out)
+static int fs_reader_open(struct store *st, const char *key, uint64_t offset,
+			  struct store_reader **out)
 {
 	struct fs_store *s = fs_store_of(st);
 	struct fs_reader *r;
@@ -706,8 +705,7 @@ static int fs_reader_open(struct store *st, const char *key,
  * cut back to its size before the call, so a failed chunk leaves nothing
  * behind and the client can retry from the same offset.
  */
-static int fs_writer_write(struct store_writer *w, const void *data,
-			   size_t len)
+static int fs_writer_write(struct store_writer *w, const void *data, size_t len)
 {
 	struct fs_writer *fw = (struct fs_writer *)w;
 	struct stat sb;
@@ -761,8 +759,7 @@ static const struct store_writer_ops fs_writer_ops = {
  * Opens name in dfd for writing, creating it if missing.  Sets *created
  * when this call made the file, whose name then still needs flushing.
  */
-static int fs_writer_file(int dfd, const char *name, bool append,
-			  bool *created)
+static int fs_writer_file(int dfd, const char *name, bool append, bool *created)
 {
 	int flags = O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
 	int fd;

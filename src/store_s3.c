@@ -39,14 +39,14 @@
 #define S3_PART_MIN (5ULL << 20)      /* S3's least part but the last */
 #define S3_COPY_MAX (5ULL << 30)      /* largest single copy or part */
 #define S3_COPY_PIECE (1ULL << 30)    /* part size when copying big ones */
-#define S3_WINDOW (8U << 20)          /* bytes a reader fetches at once */
+#define S3_WINDOW (8U << 20)	      /* bytes a reader fetches at once */
 #define S3_LIST_PAGE_BYTES (4U << 20) /* a listing page's XML */
 #define S3_DELETE_BATCH 1000
 
 struct s3_store {
 	struct store base;
 	struct s3 *s3;
-	char *root;        /* "" or "prefix/" put before every key */
+	char *root;	   /* "" or "prefix/" put before every key */
 	size_t chunksize;  /* a writer's buffer and a multipart's parts */
 	char *encrypt_hdr; /* header asking for encryption at rest, or NULL */
 	char *class_hdr;   /* header naming the storage class, or NULL */
@@ -61,22 +61,22 @@ struct s3_extent {
 struct s3_extents {
 	struct s3_extent *v;
 	size_t n;
-	uint64_t size;  /* the sum */
-	int64_t mtime;  /* of the newest */
+	uint64_t size; /* the sum */
+	int64_t mtime; /* of the newest */
 };
 
 struct s3_reader {
 	struct store_reader base;
 	struct s3_store *s;
 	struct s3_extents ext;
-	struct buf win;   /* fetched bytes not yet read */
+	struct buf win; /* fetched bytes not yet read */
 	size_t win_pos;
 };
 
 struct s3_writer {
 	struct store_writer base;
 	struct s3_store *s;
-	char *key;        /* full key of the logical object */
+	char *key;	    /* full key of the logical object */
 	struct buf pending; /* written, not yet a segment */
 	uint64_t flushed;   /* bytes in segments */
 };
@@ -106,8 +106,8 @@ static void s3_extents_free(struct s3_extents *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static void s3_extents_add(struct s3_extents *e, const char *key,
-			   uint64_t size, int64_t mtime)
+static void s3_extents_add(struct s3_extents *e, const char *key, uint64_t size,
+			   int64_t mtime)
 {
 	e->v = xrealloc(e->v, (e->n + 1) * sizeof(*e->v));
 	e->v[e->n].key = xstrdup(key);
@@ -143,10 +143,12 @@ static int s3_head(struct s3_store *s, const char *full, uint64_t *size,
 	return err;
 }
 
-static int s3_put_full(struct s3_store *s, const char *full,
-		       const void *data, size_t len)
+static int s3_put_full(struct s3_store *s, const char *full, const void *data,
+		       size_t len)
 {
-	struct s3_req req = {.method = "PUT", .key = full, .body = data,
+	struct s3_req req = {.method = "PUT",
+			     .key = full,
+			     .body = data,
 			     .body_len = len};
 	struct s3_resp resp = {0};
 	int err;
@@ -190,9 +192,8 @@ static int s3_list_parse(const char *xml, s3_page_fn fn, void *arg,
 		pos = blk;
 		lm = s3_xml_take(xml, end, "LastModified", &pos);
 		if (key)
-			stop = fn(arg, key, size ? strtoull(size, NULL, 10)
-					       : 0, lm ? s3_parse_time(lm)
-						      : 0, false);
+			stop = fn(arg, key, size ? strtoull(size, NULL, 10) : 0,
+				  lm ? s3_parse_time(lm) : 0, false);
 		free(key);
 		free(size);
 		free(lm);
@@ -227,15 +228,16 @@ static int s3_list_parse(const char *xml, s3_page_fn fn, void *arg,
  * prefix.  max (0: no limit) ends after that many keys of one page.
  * Returns 0, or a negative errno.
  */
-static int s3_list_prefix(struct s3_store *s, const char *prefix,
-			  bool delim, unsigned max, s3_page_fn fn, void *arg)
+static int s3_list_prefix(struct s3_store *s, const char *prefix, bool delim,
+			  unsigned max, s3_page_fn fn, void *arg)
 {
 	char *token = NULL, maxkeys[16];
 	int err;
 
 	snprintf(maxkeys, sizeof(maxkeys), "%u", max ? max : 1000);
 	do {
-		struct s3_req req = {.method = "GET", .key = NULL,
+		struct s3_req req = {.method = "GET",
+				     .key = NULL,
 				     .max_response = S3_LIST_PAGE_BYTES};
 		struct s3_resp resp = {0};
 		size_t np = 0;
@@ -279,8 +281,8 @@ static int s3_prefix_used(struct s3_store *s, const char *prefix)
 	return err ? err : found;
 }
 
-static int on_segment(void *arg, const char *key, uint64_t size,
-		      int64_t mtime, bool is_dir)
+static int on_segment(void *arg, const char *key, uint64_t size, int64_t mtime,
+		      bool is_dir)
 {
 	if (!is_dir)
 		s3_extents_add(arg, key, size, mtime);
@@ -330,7 +332,8 @@ static int s3_get(struct store *st, const char *key, size_t max,
 {
 	struct s3_store *s = s3_store_of(st);
 	char *full = s3_full(s, key);
-	struct s3_req req = {.method = "GET", .key = full,
+	struct s3_req req = {.method = "GET",
+			     .key = full,
 			     .max_response = max + 1};
 	struct s3_resp resp = {0};
 	int err = s3_request(s->s3, &req, &resp);
@@ -379,14 +382,14 @@ static int s3_stat(struct store *st, const char *key, struct store_stat *out)
 }
 
 struct s3_lister {
-	size_t skip;      /* length of the listed prefix */
+	size_t skip; /* length of the listed prefix */
 	store_list_fn fn;
 	void *arg;
 	bool any;
 };
 
-static int on_child(void *arg, const char *key, uint64_t size,
-		    int64_t mtime, bool is_dir)
+static int on_child(void *arg, const char *key, uint64_t size, int64_t mtime,
+		    bool is_dir)
 {
 	struct s3_lister *l = arg;
 	char *name = xstrdup(key + l->skip);
@@ -423,14 +426,12 @@ static int s3_list(struct store *st, const char *key, store_list_fn fn,
 }
 
 /* Copies one whole object of at most S3_COPY_MAX bytes. */
-static int s3_copy_object(struct s3_store *s, const char *from,
-			  const char *to)
+static int s3_copy_object(struct s3_store *s, const char *from, const char *to)
 {
 	char *src = s3_uri_encode(from, true);
-	char *hdr = xasprintf("x-amz-copy-source: /%s/%s", s3_bucket(s->s3),
-			      src);
-	struct s3_req req = {.method = "PUT", .key = to,
-			     .headers = {hdr}};
+	char *hdr =
+		xasprintf("x-amz-copy-source: /%s/%s", s3_bucket(s->s3), src);
+	struct s3_req req = {.method = "PUT", .key = to, .headers = {hdr}};
 	struct s3_resp resp = {0};
 	int err;
 
@@ -452,7 +453,7 @@ static int s3_delete_extents(struct s3_store *s, const struct s3_extents *e)
 
 	for (size_t i = 0; i < e->n; i += S3_DELETE_BATCH) {
 		size_t n = e->n - i < S3_DELETE_BATCH ? e->n - i
-						       : S3_DELETE_BATCH;
+						      : S3_DELETE_BATCH;
 
 		e2 = n == 1 ? s3_delete_full(s, e->v[i].key)
 			    : s3_delete_batch(s, e->v + i, n);
@@ -496,8 +497,8 @@ out:
 	return err;
 }
 
-static int on_collect(void *arg, const char *key, uint64_t size,
-		      int64_t mtime, bool is_dir)
+static int on_collect(void *arg, const char *key, uint64_t size, int64_t mtime,
+		      bool is_dir)
 {
 	s3_extents_add(arg, key, size, mtime);
 	return 0;
@@ -534,8 +535,10 @@ out:
 /* Starts a multipart upload of full; *id is the upload's (caller frees). */
 static int s3_mp_start(struct s3_store *s, const char *full, char **id)
 {
-	struct s3_req req = {.method = "POST", .key = full,
-			     .params = {{"uploads", ""}}, .no_retry = true};
+	struct s3_req req = {.method = "POST",
+			     .key = full,
+			     .params = {{"uploads", ""}},
+			     .no_retry = true};
 	struct s3_resp resp = {0};
 	const char *pos;
 	int err;
@@ -552,7 +555,8 @@ static int s3_mp_start(struct s3_store *s, const char *full, char **id)
 
 static void s3_mp_abort(struct s3_store *s, const char *full, const char *id)
 {
-	struct s3_req req = {.method = "DELETE", .key = full,
+	struct s3_req req = {.method = "DELETE",
+			     .key = full,
 			     .params = {{"uploadId", id}}};
 	struct s3_resp resp = {0};
 
@@ -565,8 +569,10 @@ static void s3_mp_abort(struct s3_store *s, const char *full, const char *id)
 /* Records part n's ETag in the completion document parts. */
 static void s3_mp_note(struct buf *parts, unsigned n, const char *etag)
 {
-	buf_addf(parts, "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag>"
-		 "</Part>", n, etag);
+	buf_addf(parts,
+		 "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag>"
+		 "</Part>",
+		 n, etag);
 }
 
 /*
@@ -579,7 +585,9 @@ static int s3_mp_part(struct s3_store *s, const char *full, const char *id,
 		      struct buf *parts)
 {
 	char num[16], *src = NULL, *hsrc = NULL, *hrange = NULL, *etag;
-	struct s3_req req = {.method = "PUT", .key = full, .body = data,
+	struct s3_req req = {.method = "PUT",
+			     .key = full,
+			     .body = data,
 			     .body_len = len};
 	struct s3_resp resp = {0};
 	const char *pos;
@@ -590,10 +598,11 @@ static int s3_mp_part(struct s3_store *s, const char *full, const char *id,
 	req.params[1] = (struct s3_param){"uploadId", id};
 	if (copy) {
 		src = s3_uri_encode(copy, true);
-		hsrc = xasprintf("x-amz-copy-source: /%s/%s",
-				 s3_bucket(s->s3), src);
+		hsrc = xasprintf("x-amz-copy-source: /%s/%s", s3_bucket(s->s3),
+				 src);
 		hrange = xasprintf("x-amz-copy-source-range: bytes=%" PRIu64
-				   "-%" PRIu64, from, to);
+				   "-%" PRIu64,
+				   from, to);
 		req.headers[0] = hsrc;
 		req.headers[1] = hrange;
 	}
@@ -613,14 +622,16 @@ static int s3_mp_part(struct s3_store *s, const char *full, const char *id,
 	return err;
 }
 
-static int s3_mp_complete(struct s3_store *s, const char *full,
-			  const char *id, const struct buf *parts)
+static int s3_mp_complete(struct s3_store *s, const char *full, const char *id,
+			  const struct buf *parts)
 {
 	char *doc = xasprintf("<CompleteMultipartUpload>%s"
 			      "</CompleteMultipartUpload>",
 			      parts->data ? parts->data : "");
-	struct s3_req req = {.method = "POST", .key = full,
-			     .params = {{"uploadId", id}}, .body = doc,
+	struct s3_req req = {.method = "POST",
+			     .key = full,
+			     .params = {{"uploadId", id}},
+			     .body = doc,
 			     .body_len = strlen(doc)};
 	struct s3_resp resp = {0};
 	int err = s3_request(s->s3, &req, &resp);
@@ -651,9 +662,8 @@ static int s3_multipart_copy(struct s3_store *s, const struct s3_extents *e,
 				len = S3_COPY_PIECE;
 			if (len == 0)
 				break;
-			err = s3_mp_part(s, dst, id, ++n, NULL, 0,
-					 e->v[i].key, at, at + len - 1,
-					 &parts);
+			err = s3_mp_part(s, dst, id, ++n, NULL, 0, e->v[i].key,
+					 at, at + len - 1, &parts);
 		}
 	}
 	if (!err && n == 0)
@@ -698,8 +708,8 @@ static int s3_multipart_stream(struct s3_store *s, struct s3_extents *e,
 			chunk.len += (size_t)got;
 		if (!err && (chunk.len == s->chunksize ||
 			     (got == 0 && (chunk.len || n == 0)))) {
-			err = s3_mp_part(s, dst, id, ++n, chunk.data,
-					 chunk.len, NULL, 0, 0, &parts);
+			err = s3_mp_part(s, dst, id, ++n, chunk.data, chunk.len,
+					 NULL, 0, 0, &parts);
 			chunk.len = 0;
 		}
 	}
@@ -751,9 +761,12 @@ static int s3_delete_batch(struct s3_store *s, const struct s3_extent *v,
 	EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
 	hmd5 = xasprintf("Content-MD5: %s", b64);
 
-	struct s3_req req = {.method = "POST", .key = NULL,
-			     .params = {{"delete", ""}}, .headers = {hmd5},
-			     .body = doc.data, .body_len = doc.len,
+	struct s3_req req = {.method = "POST",
+			     .key = NULL,
+			     .params = {{"delete", ""}},
+			     .headers = {hmd5},
+			     .body = doc.data,
+			     .body_len = doc.len,
 			     .max_response = 1 << 20};
 	err = s3_request(s->s3, &req, &resp);
 	if (!err && strstr(resp.body.data, "<Error>"))
@@ -782,11 +795,13 @@ static int s3_reader_fill(struct s3_reader *r)
 	end = r->ext.v[i].size - at;
 	if (end > S3_WINDOW)
 		end = S3_WINDOW;
-	snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64,
-		 at, at + end - 1);
+	snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, at,
+		 at + end - 1);
 
-	struct s3_req req = {.method = "GET", .key = r->ext.v[i].key,
-			     .headers = {range}, .max_response = S3_WINDOW};
+	struct s3_req req = {.method = "GET",
+			     .key = r->ext.v[i].key,
+			     .headers = {range},
+			     .max_response = S3_WINDOW};
 	err = s3_request(r->s->s3, &req, &resp);
 	if (!err && resp.body.len != end)
 		err = -EIO;
@@ -858,8 +873,8 @@ static int s3_reader_open_extents(struct s3_store *s, struct s3_extents *e,
 	return 0;
 }
 
-static int s3_reader_open(struct store *st, const char *key,
-			  uint64_t offset, struct store_reader **out)
+static int s3_reader_open(struct store *st, const char *key, uint64_t offset,
+			  struct store_reader **out)
 {
 	struct s3_store *s = s3_store_of(st);
 	char *full = s3_full(s, key);
@@ -942,8 +957,7 @@ static const struct store_writer_ops s3_writer_ops = {
  * Makes full appendable: a whole object there becomes segment zero, so
  * that the segments alone hold the bytes.  Returns the size in *size.
  */
-static int s3_writer_adopt(struct s3_store *s, const char *full,
-			   uint64_t *size)
+static int s3_writer_adopt(struct s3_store *s, const char *full, uint64_t *size)
 {
 	struct s3_extents e = {0};
 	const struct s3_extent *last;
@@ -954,8 +968,8 @@ static int s3_writer_adopt(struct s3_store *s, const char *full,
 		return err;
 	if (e.n) {
 		last = &e.v[e.n - 1];
-		*size = strtoull(last->key + strlen(last->key) - 20, NULL,
-				 10) + last->size;
+		*size = strtoull(last->key + strlen(last->key) - 20, NULL, 10) +
+			last->size;
 		s3_extents_free(&e);
 		return 0;
 	}
@@ -1079,8 +1093,8 @@ int store_s3_open(const struct store_s3_options *o, struct store **out,
 					 "AES256");
 	if (o->storageclass && *o->storageclass &&
 	    strcasecmp(o->storageclass, "NONE"))
-		s->class_hdr = xasprintf("x-amz-storage-class: %s",
-					 o->storageclass);
+		s->class_hdr =
+			xasprintf("x-amz-storage-class: %s", o->storageclass);
 	*out = &s->base;
 	return 0;
 }

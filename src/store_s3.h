@@ -10,8 +10,8 @@
 struct store_s3_options {
 	struct s3_options s3;
 	const char *rootdirectory; /* prefix of every key; "" for none */
-	size_t chunksize;          /* writer buffer and part size; 0: 10 MiB */
-	bool encrypt;              /* ask for encryption at rest (AES256) */
+	size_t chunksize;	   /* writer buffer and part size; 0: 10 MiB */
+	bool encrypt;		   /* ask for encryption at rest (AES256) */
 	const char *storageclass;  /* e.g. "STANDARD"; NULL or "NONE": none */
 };
 

@@ -23,8 +23,8 @@ struct slot {
 	unsigned char key[THROTTLE_KEY_LEN];
 	bool used;
 	uint32_t failures;
-	uint64_t last_ns;	/* time of the latest failure */
-	uint64_t until_ns;	/* locked out before this time */
+	uint64_t last_ns;  /* time of the latest failure */
+	uint64_t until_ns; /* locked out before this time */
 };
 
 struct tset {

@@ -17,8 +17,8 @@
 
 #define THROTTLE_KEY_LEN 32
 #define THROTTLE_FREE 5
-#define THROTTLE_MAX_LOCK 900		/* seconds */
-#define THROTTLE_FORGET 3600		/* seconds */
+#define THROTTLE_MAX_LOCK 900 /* seconds */
+#define THROTTLE_FORGET 3600  /* seconds */
 
 struct throttle;
 

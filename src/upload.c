@@ -29,9 +29,9 @@
 /* The part of a session that outlives one request. */
 struct upload_state {
 	struct upload_state *next;
-	char *key;            /* "<repo>/<id>" */
-	pthread_mutex_t lock; /* held by the request appending */
-	int refs;             /* requests holding or waiting for lock */
+	char *key;	       /* "<repo>/<id>" */
+	pthread_mutex_t lock;  /* held by the request appending */
+	int refs;	       /* requests holding or waiting for lock */
 	struct hasher *hasher; /* SHA-256 of the first offset bytes */
 	uint64_t offset;
 };
@@ -43,8 +43,8 @@ struct upload {
 	char id[UPLOAD_ID_LEN + 1];
 	struct upload_state *state;
 	struct store_writer *writer;
-	struct hash_pipe *pipe;  /* hashing on another thread, or NULL */
-	uint64_t request_bytes;  /* appended by this request */
+	struct hash_pipe *pipe; /* hashing on another thread, or NULL */
+	uint64_t request_bytes; /* appended by this request */
 };
 
 static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -145,8 +145,8 @@ int upload_start(struct registry *reg, const char *repo,
 	return 0;
 }
 
-static int session_exists(struct store *st, const char *repo,
-			  const char *id, struct reg_error *e)
+static int session_exists(struct store *st, const char *repo, const char *id,
+			  struct reg_error *e)
 {
 	struct store_stat sst;
 	char *key = layout_upload_startedat(repo, id);
@@ -163,8 +163,8 @@ static int session_exists(struct store *st, const char *repo,
 }
 
 /* Hashes the bytes already stored, for a state that lost track. */
-static int rehash(struct upload *up, enum digest_alg alg,
-		  struct hasher **out, uint64_t *size, struct reg_error *e)
+static int rehash(struct upload *up, enum digest_alg alg, struct hasher **out,
+		  uint64_t *size, struct reg_error *e)
 {
 	struct store_reader *r;
 	struct hasher *h;
@@ -310,8 +310,7 @@ void upload_abandon(struct upload *up)
 	release(up, false);
 }
 
-static void remove_session(struct store *st, const char *repo,
-			   const char *id)
+static void remove_session(struct store *st, const char *repo, const char *id)
 {
 	char *key = layout_upload_dir(repo, id);
 	int err = st->ops->remove(st, key);

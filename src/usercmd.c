@@ -30,7 +30,7 @@ enum user_op { OP_ADD, OP_PASSWD, OP_DEL };
 
 /* The file as read: its text, and its mode and owner if it exists. */
 struct pwfile {
-	char *path;		/* the real path, symbolic links resolved */
+	char *path; /* the real path, symbolic links resolved */
 	char *text;
 	size_t len;
 	bool exists;
@@ -135,10 +135,11 @@ static int get_password(char *pw, char *again, size_t cap)
 
 	if (rc == -ENODATA)
 		fail("no password given on standard input");
-	else if (rc == -E2BIG || (rc == 0 &&
-				  strlen(pw) > HTPASSWD_BCRYPT_PASSWORD_MAX))
+	else if (rc == -E2BIG ||
+		 (rc == 0 && strlen(pw) > HTPASSWD_BCRYPT_PASSWORD_MAX))
 		fail("the password is longer than %d bytes, the most bcrypt "
-		     "uses", HTPASSWD_BCRYPT_PASSWORD_MAX);
+		     "uses",
+		     HTPASSWD_BCRYPT_PASSWORD_MAX);
 	else if (rc < 0)
 		fail("cannot read the password: %s", strerror(-rc));
 	else if (!*pw)
@@ -161,7 +162,8 @@ static int bcrypt_cost(unsigned *cost)
 	v = strtol(s, &end, 10);
 	if (errno || *end || v < 4 || v > 31) {
 		fail("BERTH_BCRYPT_COST must be a whole number from 4 to 31, "
-		     "got \"%s\"", s);
+		     "got \"%s\"",
+		     s);
 		return -EINVAL;
 	}
 	*cost = (unsigned)v;
@@ -201,7 +203,7 @@ static int read_pwfile(const char *real, struct pwfile *f)
 		goto out;
 	}
 	if (!S_ISREG(f->st.st_mode)) {
-		rc = -EISDIR;	/* see read_failed */
+		rc = -EISDIR; /* see read_failed */
 		goto out;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
@@ -395,7 +397,8 @@ static int check_state(enum user_op op, const struct pwfile *f,
 
 	if (op == OP_ADD && there) {
 		fail("user %s already exists in %s; use berth user passwd to "
-		     "change the password", name, path);
+		     "change the password",
+		     name, path);
 		return -EEXIST;
 	}
 	if (op != OP_ADD && !f->exists) {
@@ -513,7 +516,8 @@ static bool is_help(const char *arg)
 int usercmd_main(int argc, char **argv)
 {
 	static const char *const done[] = {
-		"added %s to %s\n", "changed the password of %s in %s\n",
+		"added %s to %s\n",
+		"changed the password of %s in %s\n",
 		"removed %s from %s\n",
 	};
 	const char *path, *name;
@@ -534,7 +538,8 @@ int usercmd_main(int argc, char **argv)
 	if (!htpasswd_name_valid(name)) {
 		fail("invalid user name \"%s\": 1 to %d bytes without ':', "
 		     "spaces or control characters, not starting with '#' "
-		     "and not \"*\"", name, HTPASSWD_NAME_MAX);
+		     "and not \"*\"",
+		     name, HTPASSWD_NAME_MAX);
 		return 1;
 	}
 

@@ -70,8 +70,7 @@ static inline void write_text(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
-	if (fd == -1 || write(fd, text, strlen(text)) !=
-				(ssize_t)strlen(text))
+	if (fd == -1 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
 		abort();
 	close(fd);
 }
@@ -103,8 +102,7 @@ static inline char *make_hash(const char *prefix, unsigned long count,
 	const char *h;
 
 	memset(&data, 0, sizeof(data));
-	if (!crypt_gensalt_rn(prefix, count, NULL, 0, setting,
-			      sizeof(setting)))
+	if (!crypt_gensalt_rn(prefix, count, NULL, 0, setting, sizeof(setting)))
 		abort();
 	h = crypt_rn(password, setting, &data, sizeof(data));
 	if (!h || h[0] == '*')

@@ -16,24 +16,24 @@
 static int check_failures;
 static int check_failed_tests;
 
-#define CHECK(cond)                                                     \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			printf("  %s:%d: check failed: %s\n", __FILE__, \
-			       __LINE__, #cond);                        \
-			check_failures++;                               \
-		}                                                       \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			printf("  %s:%d: check failed: %s\n", __FILE__,        \
+			       __LINE__, #cond);                               \
+			check_failures++;                                      \
+		}                                                              \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                   \
-	do {                                                              \
-		const char *check_a_ = (a), *check_b_ = (b);              \
-		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_)) { \
-			printf("  %s:%d: \"%s\" != \"%s\"\n", __FILE__,    \
-			       __LINE__, check_a_ ? check_a_ : "(null)",  \
-			       check_b_ ? check_b_ : "(null)");           \
-			check_failures++;                                 \
-		}                                                         \
+#define CHECK_STR(a, b)                                                        \
+	do {                                                                   \
+		const char *check_a_ = (a), *check_b_ = (b);                   \
+		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_)) {    \
+			printf("  %s:%d: \"%s\" != \"%s\"\n", __FILE__,        \
+			       __LINE__, check_a_ ? check_a_ : "(null)",       \
+			       check_b_ ? check_b_ : "(null)");                \
+			check_failures++;                                      \
+		}                                                              \
 	} while (0)
 
 #define RUN(fn) check_run(#fn, fn)

@@ -73,9 +73,10 @@ static bool fixture_open(struct fixture *f, const char *users,
 	fixture_write(f, users);
 
 	yaml = malloc(4096);
-	snprintf(yaml, 4096, "auth:\n  htpasswd:\n    realm: '%s'\n"
-		 "    path: %s\n%s", realm, f->path,
-		 extra_yaml ? extra_yaml : "");
+	snprintf(yaml, 4096,
+		 "auth:\n  htpasswd:\n    realm: '%s'\n"
+		 "    path: %s\n%s",
+		 realm, f->path, extra_yaml ? extra_yaml : "");
 	f->cfg = config_parse(yaml, strlen(yaml), NULL, err, ERRLEN);
 	free(yaml);
 	if (!f->cfg) {
@@ -101,13 +102,12 @@ static void fixture_close(struct fixture *f)
 /* Runs access_check with a Basic header for user and password. */
 static enum access_verdict check_as(struct access *a, const char *client,
 				    const char *user, const char *password,
-				    const char *repo,
-				    enum access_action action, char **who,
-				    unsigned *retry)
+				    const char *repo, enum access_action action,
+				    char **who, unsigned *retry)
 {
 	char *h = basic(user, password);
-	enum access_verdict v = access_check(a, h, client, repo, action, who,
-					     retry);
+	enum access_verdict v =
+		access_check(a, h, client, repo, action, who, retry);
 
 	free(h);
 	return v;
@@ -120,8 +120,8 @@ static enum access_verdict verdict(struct access *a, const char *user,
 {
 	char *who = NULL;
 	unsigned retry;
-	enum access_verdict v = check_as(a, "127.0.0.1", user, password,
-					 repo, action, &who, &retry);
+	enum access_verdict v = check_as(a, "127.0.0.1", user, password, repo,
+					 action, &who, &retry);
 
 	free(who);
 	return v;
@@ -144,11 +144,21 @@ static void test_basic_parse(void)
 		{"Basic YTpiYw", "a", "bc"},
 	};
 	static const char *const bad[] = {
-		"", "Basic", "Basic ", "Bearer YWxpY2U6c2VjcmV0",
-		"BasicYWxpY2U6c2VjcmV0", "Basic YWxpY2U=", "Basic OnBhc3M=",
-		"Basic YWxp*2U6", "Basic YWxpY2U6c2VjcmV0 extra",
-		"Basic YQ=", "Basic Y", "Basic YWI6Yw=", "Basic =YWI6Yw=",
-		"Basic YQBiOmM=", "Basic YWxpY2U6c2Vj\ncmV0",
+		"",
+		"Basic",
+		"Basic ",
+		"Bearer YWxpY2U6c2VjcmV0",
+		"BasicYWxpY2U6c2VjcmV0",
+		"Basic YWxpY2U=",
+		"Basic OnBhc3M=",
+		"Basic YWxp*2U6",
+		"Basic YWxpY2U6c2VjcmV0 extra",
+		"Basic YQ=",
+		"Basic Y",
+		"Basic YWI6Yw=",
+		"Basic =YWI6Yw=",
+		"Basic YQBiOmM=",
+		"Basic YWxpY2U6c2Vj\ncmV0",
 		"Basic YWxpY2U6c2VjcmV0===",
 	};
 	char buf[ACCESS_BASIC_MAX + 1];
@@ -183,7 +193,7 @@ static void test_basic_parse_long(void)
 	char *h;
 
 	memset(pw, 'p', ACCESS_BASIC_MAX);
-	pw[ACCESS_BASIC_MAX - 2] = '\0';	/* "u:" + pw = the maximum */
+	pw[ACCESS_BASIC_MAX - 2] = '\0'; /* "u:" + pw = the maximum */
 	h = basic("u", pw);
 	CHECK(access_basic_parse(h, buf, sizeof(buf), &user, &password) == 0);
 	CHECK(strlen(password) == ACCESS_BASIC_MAX - 2);
@@ -199,8 +209,8 @@ static void test_basic_parse_long(void)
 	free(h);
 
 	h = basic("u", "tiny");
-	CHECK(access_basic_parse(h, small, sizeof(small), &user,
-				 &password) == 0);
+	CHECK(access_basic_parse(h, small, sizeof(small), &user, &password) ==
+	      0);
 	CHECK_STR(password, "tiny");
 	free(h);
 	free(pw);
@@ -220,8 +230,8 @@ static void test_disabled(void)
 	CHECK(access_check(a, NULL, "::1", "a/b", ACCESS_DELETE, &who,
 			   &retry) == ACCESS_OK);
 	CHECK(who == NULL && retry == 0);
-	CHECK(access_check(a, "Basic garbage", "::1", NULL, ACCESS_PULL,
-			   &who, &retry) == ACCESS_OK);
+	CHECK(access_check(a, "Basic garbage", "::1", NULL, ACCESS_PULL, &who,
+			   &retry) == ACCESS_OK);
 	CHECK(who == NULL);
 	CHECK(access_may(a, NULL, "a/b", ACCESS_PUSH));
 	CHECK(access_refresh(a) == 0);
@@ -231,19 +241,18 @@ static void test_disabled(void)
 
 static void test_open_errors(void)
 {
-	static const char yaml[] =
-		"auth:\n  htpasswd:\n    realm: r\n"
-		"    path: /nonexistent/berth/htpasswd\n";
+	static const char yaml[] = "auth:\n  htpasswd:\n    realm: r\n"
+				   "    path: /nonexistent/berth/htpasswd\n";
 	char err[ERRLEN];
-	struct config *cfg = config_parse(yaml, strlen(yaml), NULL, err,
-					  ERRLEN);
+	struct config *cfg =
+		config_parse(yaml, strlen(yaml), NULL, err, ERRLEN);
 
 	CHECK(cfg != NULL);
 	if (!cfg)
 		return;
 	CHECK(access_open(cfg, err, ERRLEN) == NULL);
 	CHECK_STR(err, "/nonexistent/berth/htpasswd: No such file or "
-		  "directory");
+		       "directory");
 	config_free(cfg);
 }
 
@@ -265,28 +274,27 @@ static void test_verdicts_without_rules(void)
 
 	CHECK(access_check(f.a, NULL, "::1", "a/b", ACCESS_PULL, &who,
 			   &retry) == ACCESS_UNAUTHORIZED);
-	CHECK(access_check(f.a, "", "::1", NULL, ACCESS_PULL, &who,
-			   &retry) == ACCESS_UNAUTHORIZED);
+	CHECK(access_check(f.a, "", "::1", NULL, ACCESS_PULL, &who, &retry) ==
+	      ACCESS_UNAUTHORIZED);
 	CHECK(who == NULL && retry == 0);
 
-	CHECK(check_as(f.a, "::1", "alice", "wonderland", "a/b",
-		       ACCESS_DELETE, &who, &retry) == ACCESS_OK);
+	CHECK(check_as(f.a, "::1", "alice", "wonderland", "a/b", ACCESS_DELETE,
+		       &who, &retry) == ACCESS_OK);
 	CHECK_STR(who, "alice");
 	free(who);
-	CHECK(verdict(f.a, "bob", "password", NULL, ACCESS_PULL) ==
-	      ACCESS_OK);
+	CHECK(verdict(f.a, "bob", "password", NULL, ACCESS_PULL) == ACCESS_OK);
 
 	capture_begin();
-	CHECK(check_as(f.a, "::1", "alice", "Wonderland", "a/b",
-		       ACCESS_PULL, &who, &retry) == ACCESS_UNAUTHORIZED);
+	CHECK(check_as(f.a, "::1", "alice", "Wonderland", "a/b", ACCESS_PULL,
+		       &who, &retry) == ACCESS_UNAUTHORIZED);
 	CHECK(who == NULL);
 	/* A weak hash keeps its user out even with the right password. */
 	CHECK(verdict(f.a, "dave", "password", "a/b", ACCESS_PULL) ==
 	      ACCESS_UNAUTHORIZED);
 	CHECK(verdict(f.a, "nobody", "password", "a/b", ACCESS_PULL) ==
 	      ACCESS_UNAUTHORIZED);
-	CHECK(access_check(f.a, "Basic !!!", "::1", "a/b", ACCESS_PULL,
-			   &who, &retry) == ACCESS_UNAUTHORIZED);
+	CHECK(access_check(f.a, "Basic !!!", "::1", "a/b", ACCESS_PULL, &who,
+			   &retry) == ACCESS_UNAUTHORIZED);
 	log = capture_end();
 
 	CHECK(strstr(log, "login failed user=alice client=::1"));
@@ -301,17 +309,16 @@ static void test_verdicts_without_rules(void)
 	fixture_close(&f);
 }
 
-static const char rules_yaml[] =
-	"access:\n"
-	"  admins: [alice]\n"
-	"  groups: {team-a: [bob]}\n"
-	"  anonymous:\n"
-	"    - repositories: [\"public/**\"]\n"
-	"      actions: [pull]\n"
-	"  rules:\n"
-	"    - repositories: [\"team-a/*\"]\n"
-	"      groups: [team-a]\n"
-	"      actions: [pull, push]\n";
+static const char rules_yaml[] = "access:\n"
+				 "  admins: [alice]\n"
+				 "  groups: {team-a: [bob]}\n"
+				 "  anonymous:\n"
+				 "    - repositories: [\"public/**\"]\n"
+				 "      actions: [pull]\n"
+				 "  rules:\n"
+				 "    - repositories: [\"team-a/*\"]\n"
+				 "      groups: [team-a]\n"
+				 "      actions: [pull, push]\n";
 
 static void test_verdicts_with_rules(void)
 {
@@ -330,14 +337,13 @@ static void test_verdicts_with_rules(void)
 	      ACCESS_OK);
 	CHECK(check_as(f.a, "::1", "bob", "password", "team-a/app",
 		       ACCESS_DELETE, &who, &retry) == ACCESS_DENIED);
-	CHECK_STR(who, "bob");	/* known, so the 403 can name him */
+	CHECK_STR(who, "bob"); /* known, so the 403 can name him */
 	free(who);
 	CHECK(verdict(f.a, "bob", "password", "team-b/app", ACCESS_PULL) ==
 	      ACCESS_DENIED);
 	CHECK(verdict(f.a, "bob", "password", "public/x", ACCESS_PULL) ==
 	      ACCESS_OK);
-	CHECK(verdict(f.a, "bob", "password", NULL, ACCESS_PULL) ==
-	      ACCESS_OK);
+	CHECK(verdict(f.a, "bob", "password", NULL, ACCESS_PULL) == ACCESS_OK);
 	/* Bad credentials are 401 even where anonymous users may pull. */
 	CHECK(verdict(f.a, "bob", "wrong", "public/x", ACCESS_PULL) ==
 	      ACCESS_UNAUTHORIZED);
@@ -345,12 +351,12 @@ static void test_verdicts_with_rules(void)
 	CHECK(access_check(f.a, NULL, "::1", "public/x", ACCESS_PULL, &who,
 			   &retry) == ACCESS_OK);
 	CHECK(who == NULL);
-	CHECK(access_check(f.a, NULL, "::1", NULL, ACCESS_PULL, &who,
-			   &retry) == ACCESS_OK);
+	CHECK(access_check(f.a, NULL, "::1", NULL, ACCESS_PULL, &who, &retry) ==
+	      ACCESS_OK);
 	CHECK(access_check(f.a, NULL, "::1", "public/x", ACCESS_PUSH, &who,
 			   &retry) == ACCESS_UNAUTHORIZED);
-	CHECK(access_check(f.a, NULL, "::1", "team-a/app", ACCESS_PULL,
-			   &who, &retry) == ACCESS_UNAUTHORIZED);
+	CHECK(access_check(f.a, NULL, "::1", "team-a/app", ACCESS_PULL, &who,
+			   &retry) == ACCESS_UNAUTHORIZED);
 
 	CHECK(access_may(f.a, NULL, "public/x", ACCESS_PULL));
 	CHECK(!access_may(f.a, NULL, "team-a/app", ACCESS_PULL));
@@ -379,8 +385,8 @@ static void test_cache_avoids_hashing(void)
 	}
 
 	t0 = seconds_now();
-	CHECK(access_check(f.a, h, "::1", "a/b", ACCESS_PULL, &who,
-			   &retry) == ACCESS_OK);
+	CHECK(access_check(f.a, h, "::1", "a/b", ACCESS_PULL, &who, &retry) ==
+	      ACCESS_OK);
 	first = seconds_now() - t0;
 	free(who);
 
@@ -413,10 +419,8 @@ static void test_cache_avoids_hashing(void)
 	CHECK(st.hashes == 3 && st.failures == 2);
 
 	/* Nor is another user's password taken for alice's. */
-	CHECK(verdict(f.a, "bob", "password", "a/b", ACCESS_PULL) ==
-	      ACCESS_OK);
-	CHECK(verdict(f.a, "bob", "password", "a/b", ACCESS_PULL) ==
-	      ACCESS_OK);
+	CHECK(verdict(f.a, "bob", "password", "a/b", ACCESS_PULL) == ACCESS_OK);
+	CHECK(verdict(f.a, "bob", "password", "a/b", ACCESS_PULL) == ACCESS_OK);
 	access_get_stats(f.a, &st);
 	CHECK(st.hashes == 4 && st.cache_hits == 1001);
 	free(h);
@@ -437,14 +441,14 @@ static void test_reload_on_change(void)
 		goto out;
 	CHECK(verdict(f.a, "alice", "wonderland", "a", ACCESS_PULL) ==
 	      ACCESS_OK);
-	CHECK(access_refresh(f.a) == 0);	/* unchanged: nothing to do */
+	CHECK(access_refresh(f.a) == 0); /* unchanged: nothing to do */
 	access_get_stats(f.a, &st);
 	CHECK(st.reloads == 0);
 
 	/* bob's password changes, dave is gone, carol is new but weak. */
 	snprintf(text, 1024, "%.*sbob:%s\ncarol:%s\nerin:%s\n",
-		 (int)(strchr(users, '\n') - users + 1), users, carol,
-		 carol, apr1_password);
+		 (int)(strchr(users, '\n') - users + 1), users, carol, carol,
+		 apr1_password);
 	capture_begin();
 	fixture_write(&f, text);
 	CHECK(access_refresh(f.a) == 0);
@@ -528,8 +532,7 @@ static void test_reload_failure_keeps_users(void)
 	fixture_write(&f, users);
 	CHECK(access_refresh(f.a) == 0);
 	free(capture_end());
-	CHECK(verdict(f.a, "bob", "password", "a", ACCESS_PULL) ==
-	      ACCESS_OK);
+	CHECK(verdict(f.a, "bob", "password", "a", ACCESS_PULL) == ACCESS_OK);
 out:
 	free(users);
 	fixture_close(&f);
@@ -629,11 +632,11 @@ static void test_throttled_logins(void)
 	capture_begin();
 	for (int i = 0; i < THROTTLE_FREE + 1; i++)
 		CHECK(check_as(f.a, "10.0.0.1", "alice", "guess", "a",
-			       ACCESS_PULL, &who, &retry) ==
-		      ACCESS_UNAUTHORIZED);
+			       ACCESS_PULL, &who,
+			       &retry) == ACCESS_UNAUTHORIZED);
 	/* Locked out: even the right password is not tried. */
-	CHECK(check_as(f.a, "10.0.0.1", "alice", "wonderland", "a",
-		       ACCESS_PULL, &who, &retry) == ACCESS_THROTTLED);
+	CHECK(check_as(f.a, "10.0.0.1", "alice", "wonderland", "a", ACCESS_PULL,
+		       &who, &retry) == ACCESS_THROTTLED);
 	CHECK(retry == 1 && who == NULL);
 	log = capture_end();
 	CHECK(count_of(log, "login failed user=alice client=10.0.0.1") ==
@@ -652,16 +655,16 @@ static void test_throttled_logins(void)
 	free(who);
 
 	usleep(1100 * 1000);
-	CHECK(check_as(f.a, "10.0.0.1", "alice", "wonderland", "a",
-		       ACCESS_PULL, &who, &retry) == ACCESS_OK);
+	CHECK(check_as(f.a, "10.0.0.1", "alice", "wonderland", "a", ACCESS_PULL,
+		       &who, &retry) == ACCESS_OK);
 	CHECK(retry == 0);
 	free(who);
 	/* The success wiped the slate: a failure now is a free one. */
 	capture_begin();
 	CHECK(check_as(f.a, "10.0.0.1", "alice", "guess", "a", ACCESS_PULL,
 		       &who, &retry) == ACCESS_UNAUTHORIZED);
-	CHECK(check_as(f.a, "10.0.0.1", "alice", "wonderland", "a",
-		       ACCESS_PULL, &who, &retry) == ACCESS_OK);
+	CHECK(check_as(f.a, "10.0.0.1", "alice", "wonderland", "a", ACCESS_PULL,
+		       &who, &retry) == ACCESS_OK);
 	free(who);
 	log = capture_end();
 	CHECK(!strstr(log, "locked_for"));
@@ -706,8 +709,8 @@ static void *worker_run(void *arg)
 		char *who = NULL;
 		unsigned retry;
 
-		if (access_check(w->a, h, "::1", "team/app", ACCESS_PULL,
-				 &who, &retry) == ACCESS_OK &&
+		if (access_check(w->a, h, "::1", "team/app", ACCESS_PULL, &who,
+				 &retry) == ACCESS_OK &&
 		    who && !strcmp(who, "alice"))
 			w->ok++;
 		free(who);

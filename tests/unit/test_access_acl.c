@@ -19,12 +19,12 @@ static struct config *parse(const char *yaml, char *const *env, char *err)
 static void test_pattern_valid(void)
 {
 	static const char *const good[] = {
-		"a", "library/alpine", "team/*", "team/**", "**", "*",
-		"a-b_c.d/x*y", "**/x", "a/**/b", "*-dev/app",
+		"a", "library/alpine", "team/*", "team/**", "**",
+		"*", "a-b_c.d/x*y",    "**/x",	 "a/**/b",  "*-dev/app",
 	};
 	static const char *const bad[] = {
-		"", "/a", "a/", "a//b", "A/b", "a/**b", "a**", "***",
-		"a b", "a:b", "a/b\n", "team/?", "a/**/**b",
+		"",    "/a",  "a/",  "a//b",  "A/b",	"a/**b",    "a**",
+		"***", "a b", "a:b", "a/b\n", "team/?", "a/**/**b",
 	};
 	char longest[ACL_PATTERN_MAX + 2];
 
@@ -125,8 +125,7 @@ static void test_match_is_linear(void)
 	CHECK(seconds_now() - t0 < 0.05);
 }
 
-static const char policy_yaml[] =
-	AUTH
+static const char policy_yaml[] = AUTH
 	"access:\n"
 	"  admins: [alice]\n"
 	"  groups:\n"
@@ -227,7 +226,8 @@ static void test_no_policy(void)
 
 	/* Anonymous rules without pull do not open the registry root. */
 	c = parse(AUTH "access:\n  anonymous:\n    - repositories: [drop/*]\n"
-		  "      actions: [push]\n", NULL, err);
+		       "      actions: [push]\n",
+		  NULL, err);
 	CHECK(c && c->access);
 	if (c && c->access) {
 		CHECK(!acl_allows(c->access, NULL, NULL, PULL));
@@ -264,7 +264,8 @@ static void test_auth_config(void)
 
 	capture_begin();
 	c = parse("auth:\n  htpasswd:\n    realm: r\n    path: /p\n"
-		  "    extra: 1\n", NULL, err);
+		  "    extra: 1\n",
+		  NULL, err);
 	log = capture_end();
 	CHECK(c != NULL);
 	CHECK(strstr(log, "unknown configuration key "

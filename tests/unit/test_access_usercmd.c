@@ -20,9 +20,9 @@
 #include <termios.h>
 
 struct run {
-	int status;	/* exit status */
-	char *out;	/* standard output */
-	char *err;	/* standard error */
+	int status; /* exit status */
+	char *out;  /* standard output */
+	char *err;  /* standard error */
 };
 
 static void run_free(struct run *r)
@@ -73,8 +73,8 @@ static struct run user_cmd(const char *input, int argc, char **argv)
 	return r;
 }
 
-static struct run user3(const char *input, const char *op,
-			const char *file, const char *name)
+static struct run user3(const char *input, const char *op, const char *file,
+			const char *name)
 {
 	char *argv[] = {"user", (char *)op, (char *)file, (char *)name, NULL};
 
@@ -231,9 +231,9 @@ static void test_passwd(void)
 	CHECK(text && count_of(text, "alice:") == 1);
 	CHECK(text && strstr(text, "# team registry\nalice:$2y$04$"));
 	CHECK(text && strstr(text, "\ndave:$apr1$abcdefgh$FBwExRW4dCc8aL."
-			     "OvjpIE1\nnot a user line\n  bob:$5$"));
+				   "OvjpIE1\nnot a user line\n  bob:$5$"));
 	CHECK(text && strstr(text, "\ncarol:$5$berthsalt$UOtOp5a6H91OHLPE"
-			     "z7kK0xFa50pG7iy2nerSUfYUmM/\n"));
+				   "z7kK0xFa50pG7iy2nerSUfYUmM/\n"));
 	CHECK(stat(s.path, &st) == 0 && (st.st_mode & 0777) == 0640);
 	free(h);
 	free(text);
@@ -297,7 +297,7 @@ static void test_symlink(void)
 
 	set_open(&s);
 	write_text(s.path, "carol:$5$berthsalt$UOtOp5a6H91OHLPEz7kK0xFa50pG"
-		   "7iy2nerSUfYUmM/\n");
+			   "7iy2nerSUfYUmM/\n");
 	snprintf(link, sizeof(link), "%s/link", s.dir);
 	CHECK(symlink(s.path, link) == 0);
 	r = user3("pw\n", "add", link, "bob");
@@ -323,8 +323,7 @@ static void test_refusals(void)
 	write_text(s.path, existing);
 	before = read_text(s.path);
 
-	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
 		r = user3("pw\n", "add", s.path, bad_names[i]);
 		CHECK(r.status == 1 && strstr(r.err, "invalid user name"));
 		run_free(&r);
@@ -450,7 +449,7 @@ static int tty_add(const char *path, const char *pw1, const char *pw2,
 		dup2(errpipe[1], STDERR_FILENO);
 		close(errpipe[0]);
 		exit(usercmd_main(4, (char *[]){"user", "add", (char *)path,
-						 "tess", NULL}));
+						"tess", NULL}));
 	}
 	close(errpipe[1]);
 

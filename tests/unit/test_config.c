@@ -112,33 +112,31 @@ static void test_defaults(void)
 }
 
 /* The configuration registry:2's Debian package ships, without auth. */
-static const char realistic[] =
-	"version: 0.1\n"
-	"log:\n"
-	"  fields:\n"
-	"    service: registry\n"
-	"storage:\n"
-	"  cache:\n"
-	"    blobdescriptor: inmemory\n"
-	"  filesystem:\n"
-	"    rootdirectory: /var/lib/docker-registry\n"
-	"  delete:\n"
-	"    enabled: true\n"
-	"http:\n"
-	"  addr: :5000\n"
-	"  headers:\n"
-	"    X-Content-Type-Options: [nosniff]\n"
-	"health:\n"
-	"  storagedriver:\n"
-	"    enabled: true\n"
-	"    interval: 10s\n"
-	"    threshold: 3\n";
+static const char realistic[] = "version: 0.1\n"
+				"log:\n"
+				"  fields:\n"
+				"    service: registry\n"
+				"storage:\n"
+				"  cache:\n"
+				"    blobdescriptor: inmemory\n"
+				"  filesystem:\n"
+				"    rootdirectory: /var/lib/docker-registry\n"
+				"  delete:\n"
+				"    enabled: true\n"
+				"http:\n"
+				"  addr: :5000\n"
+				"  headers:\n"
+				"    X-Content-Type-Options: [nosniff]\n"
+				"health:\n"
+				"  storagedriver:\n"
+				"    enabled: true\n"
+				"    interval: 10s\n"
+				"    threshold: 3\n";
 
-static const char realistic_auth[] =
-	"auth:\n"
-	"  htpasswd:\n"
-	"    realm: basic-realm\n"
-	"    path: /etc/docker/registry\n";
+static const char realistic_auth[] = "auth:\n"
+				     "  htpasswd:\n"
+				     "    realm: basic-realm\n"
+				     "    path: /etc/docker/registry\n";
 
 static void test_realistic(void)
 {
@@ -188,11 +186,11 @@ static void test_auth_fails(void)
 
 	CHECK(parse("auth:\n  token:\n    realm: x\n", NULL, err) == NULL);
 	CHECK_STR(err, "auth: token authentication is not available in "
-		  "this build; berth supports htpasswd");
+		       "this build; berth supports htpasswd");
 
 	CHECK(parse("auth: silly\n", NULL, err) == NULL);
 	CHECK_STR(err, "auth: silly authentication is not available in "
-		  "this build; berth supports htpasswd");
+		       "this build; berth supports htpasswd");
 
 	c = parse("auth: ''\n", NULL, err);
 	CHECK(c != NULL);
@@ -205,45 +203,44 @@ static void test_auth_fails(void)
 
 static void test_every_key(void)
 {
-	static const char yaml[] =
-		"version: '0.1'\n"
-		"log:\n"
-		"  level: DEBUG\n"
-		"  formatter: json\n"
-		"  accesslog:\n"
-		"    disabled: true\n"
-		"http:\n"
-		"  net: tcp\n"
-		"  addr: 127.0.0.1:6000\n"
-		"  host: https://registry.example/\n"
-		"  prefix: /mirror/\n"
-		"  relativeurls: yes\n"
-		"  secret: s3cr3t\n"
-		"  draintimeout: 1m30s\n"
-		"  headers:\n"
-		"    X-Frame-Options: DENY\n"
-		"    Cache-Control: [no-store, private]\n"
-		"  debug:\n"
-		"    addr: '[::1]:5001'\n"
-		"    prometheus:\n"
-		"      enabled: true\n"
-		"      path: /m\n"
-		"storage:\n"
-		"  filesystem:\n"
-		"    rootdirectory: /srv/registry\n"
-		"    maxthreads: 50\n"
-		"  delete:\n"
-		"    enabled: on\n"
-		"  maintenance:\n"
-		"    uploadpurging:\n"
-		"      enabled: false\n"
-		"      age: 2h\n"
-		"      interval: 30m\n"
-		"      dryrun: true\n"
-		"    readonly:\n"
-		"      enabled: true\n"
-		"  redirect:\n"
-		"    disable: true\n";
+	static const char yaml[] = "version: '0.1'\n"
+				   "log:\n"
+				   "  level: DEBUG\n"
+				   "  formatter: json\n"
+				   "  accesslog:\n"
+				   "    disabled: true\n"
+				   "http:\n"
+				   "  net: tcp\n"
+				   "  addr: 127.0.0.1:6000\n"
+				   "  host: https://registry.example/\n"
+				   "  prefix: /mirror/\n"
+				   "  relativeurls: yes\n"
+				   "  secret: s3cr3t\n"
+				   "  draintimeout: 1m30s\n"
+				   "  headers:\n"
+				   "    X-Frame-Options: DENY\n"
+				   "    Cache-Control: [no-store, private]\n"
+				   "  debug:\n"
+				   "    addr: '[::1]:5001'\n"
+				   "    prometheus:\n"
+				   "      enabled: true\n"
+				   "      path: /m\n"
+				   "storage:\n"
+				   "  filesystem:\n"
+				   "    rootdirectory: /srv/registry\n"
+				   "    maxthreads: 50\n"
+				   "  delete:\n"
+				   "    enabled: on\n"
+				   "  maintenance:\n"
+				   "    uploadpurging:\n"
+				   "      enabled: false\n"
+				   "      age: 2h\n"
+				   "      interval: 30m\n"
+				   "      dryrun: true\n"
+				   "    readonly:\n"
+				   "      enabled: true\n"
+				   "  redirect:\n"
+				   "    disable: true\n";
 	const struct config_header *h;
 	char err[ERRLEN];
 	struct config *c = parse(yaml, NULL, err);
@@ -387,10 +384,9 @@ static void test_drivers(void)
 	char *bucket[] = {"REGISTRY_STORAGE_S3_BUCKET=b", NULL};
 	char err[ERRLEN];
 
-	char *s3env[] = {
-		"REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:9",
-		"REGISTRY_STORAGE_S3_CHUNKSIZE=6291456",
-		"REGISTRY_STORAGE_S3_FORCEPATHSTYLE=true", NULL};
+	char *s3env[] = {"REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:9",
+			 "REGISTRY_STORAGE_S3_CHUNKSIZE=6291456",
+			 "REGISTRY_STORAGE_S3_FORCEPATHSTYLE=true", NULL};
 	struct config *c;
 
 	c = parse("", s3, err);
@@ -401,7 +397,8 @@ static void test_drivers(void)
 	config_free(c);
 
 	c = parse("storage:\n  s3:\n    bucket: b\n    region: r\n"
-		  "    rootdirectory: /reg\n", s3env, err);
+		  "    rootdirectory: /reg\n",
+		  s3env, err);
 	CHECK(c && !strcmp(c->s3_bucket, "b") && !strcmp(c->s3_region, "r"));
 	CHECK(c && !strcmp(c->s3_rootdirectory, "/reg"));
 	CHECK(c && !strcmp(c->s3_regionendpoint, "http://127.0.0.1:9"));
@@ -414,17 +411,18 @@ static void test_drivers(void)
 
 	CHECK(parse("storage: inmemory\n", NULL, err) == NULL);
 	CHECK_STR(err, "storage: driver \"inmemory\" is not supported by "
-		  "this build");
+		       "this build");
 
 	CHECK(parse("storage:\n  azure:\n    container: b\n  delete:\n"
-		    "    enabled: true\n", NULL, err) == NULL);
+		    "    enabled: true\n",
+		    NULL, err) == NULL);
 	CHECK_STR(err, "storage: driver \"azure\" is not supported by "
-		  "this build");
+		       "this build");
 
-	CHECK(parse("storage:\n  filesystem:\n    rootdirectory: /a\n",
-		    bucket, err) == NULL);
+	CHECK(parse("storage:\n  filesystem:\n    rootdirectory: /a\n", bucket,
+		    err) == NULL);
 	CHECK_STR(err, "storage: exactly one driver may be configured, "
-		  "found \"filesystem\" and \"s3\"");
+		       "found \"filesystem\" and \"s3\"");
 }
 
 struct bad_case {
@@ -454,7 +452,8 @@ static const struct bad_case bad_cases[] = {
 	 "http.draintimeout: expected a duration such as 30s or 1h30m, "
 	 "got \"10\""},
 	{"storage:\n  maintenance:\n    uploadpurging:\n      interval: 0s\n",
-	 NULL, "storage.maintenance.uploadpurging.interval: expected a "
+	 NULL,
+	 "storage.maintenance.uploadpurging.interval: expected a "
 	 "duration of at least 1s, got \"0s\""},
 	{"log:\n  level: loud\n", NULL,
 	 "log.level: expected error, warn, info or debug, got \"loud\""},
@@ -505,8 +504,7 @@ static const struct bad_case bad_cases[] = {
 
 static void test_invalid_values(void)
 {
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		const struct bad_case *t = &bad_cases[i];
 		char *env[] = {(char *)t->env, NULL};
 		char err[ERRLEN];
@@ -517,16 +515,22 @@ static void test_invalid_values(void)
 		if (t->err)
 			CHECK_STR(err, t->err);
 		else
-			CHECK(strstr(err, "REGISTRY_HTTP_ADDR: invalid YAML: ")
-			      == err);
+			CHECK(strstr(err,
+				     "REGISTRY_HTTP_ADDR: invalid YAML: ") ==
+			      err);
 	}
 }
 
 static void test_addr_forms(void)
 {
 	static const char *const good[] = {
-		":5000", "localhost:5000", "0.0.0.0:65535", "[::1]:5000",
-		"[::]:80", "[fe80::1%eth0]:8080", "registry-1.local:1",
+		":5000",
+		"localhost:5000",
+		"0.0.0.0:65535",
+		"[::1]:5000",
+		"[::]:80",
+		"[fe80::1%eth0]:8080",
+		"registry-1.local:1",
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -568,8 +572,7 @@ static void test_unknown_key_warns(void)
 	CHECK(c != NULL);
 	CHECK(c && !strcmp(c->fs_rootdirectory, "/r") && c->delete_enabled);
 	CHECK(strstr(log, "unknown configuration key key=bogus\n") != NULL);
-	CHECK(strstr(log, "unknown configuration key key=http.foo\n") !=
-	      NULL);
+	CHECK(strstr(log, "unknown configuration key key=http.foo\n") != NULL);
 	CHECK(strstr(log, "key=storage.filesystem.bar\n") != NULL);
 	CHECK(strstr(log, "key=storage.delete.soon\n") != NULL);
 	CHECK(strstr(log, "name=REGISTRY_HTTP_FOO\n") != NULL);
@@ -604,7 +607,7 @@ static void test_unsupported_sections(void)
 	c = parse(yaml, env, err);
 	log = capture_end();
 	CHECK(c != NULL);
-	CHECK(count_of(log, "notifications") == 0);	/* supported */
+	CHECK(count_of(log, "notifications") == 0); /* supported */
 	CHECK(c && c->notify_endpoints_count == 2);
 	CHECK(count_of(log, "section=redis\n") == 1);
 	CHECK(count_of(log, "section=proxy\n") == 1);
@@ -634,12 +637,11 @@ static void test_loglevel_alias(void)
 
 static void test_yaml_syntax_error(void)
 {
-	static const char yaml[] =
-		"version: 0.1\n"
-		"http:\n"
-		"  addr: :5000\n"
-		"  headers: [a\n"
-		"storage: {\n";
+	static const char yaml[] = "version: 0.1\n"
+				   "http:\n"
+				   "  addr: :5000\n"
+				   "  headers: [a\n"
+				   "storage: {\n";
 	char err[ERRLEN];
 
 	CHECK(parse(yaml, NULL, err) == NULL);
@@ -671,16 +673,33 @@ static void test_durations(void)
 		const char *text;
 		int64_t seconds; /* -1: malformed */
 	} cases[] = {
-		{"0", 0},          {"0s", 0},         {"30s", 30},
-		{"10m", 600},      {"168h", 604800},  {"24h", 86400},
-		{"1h30m", 5400},   {"500ms", 0},      {"1500ms", 1},
-		{"1.5h", 5400},    {".5m", 30},       {"2.s", 2},
-		{"90000000us", 90}, {"3000000000ns", 3},
-		{"1\xc2\xb5s", 0}, {"1h1m1s1ms", 3661},
-		{"+5s", 5},        {"0.0002777778h", 1},
-		{"", -1},          {"5", -1},         {"00", -1},
-		{"-5s", -1},       {"5d", -1},        {"5 s", -1},
-		{"s", -1},         {".s", -1},        {"1h 2m", -1},
+		{"0", 0},
+		{"0s", 0},
+		{"30s", 30},
+		{"10m", 600},
+		{"168h", 604800},
+		{"24h", 86400},
+		{"1h30m", 5400},
+		{"500ms", 0},
+		{"1500ms", 1},
+		{"1.5h", 5400},
+		{".5m", 30},
+		{"2.s", 2},
+		{"90000000us", 90},
+		{"3000000000ns", 3},
+		{"1\xc2\xb5s", 0},
+		{"1h1m1s1ms", 3661},
+		{"+5s", 5},
+		{"0.0002777778h", 1},
+		{"", -1},
+		{"5", -1},
+		{"00", -1},
+		{"-5s", -1},
+		{"5d", -1},
+		{"5 s", -1},
+		{"s", -1},
+		{".s", -1},
+		{"1h 2m", -1},
 		{"9999999999999h", -1},
 		{"2562047h", 9223369200},
 	};

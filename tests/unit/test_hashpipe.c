@@ -8,8 +8,8 @@
 
 #include <stdlib.h>
 
-static void hash_in_pieces(const unsigned char *data, size_t len,
-			   size_t piece, struct digest *out)
+static void hash_in_pieces(const unsigned char *data, size_t len, size_t piece,
+			   struct digest *out)
 {
 	struct hasher *h = hasher_new(DIGEST_SHA256);
 	struct hash_pipe *p = hash_pipe_start(h);
@@ -25,8 +25,8 @@ static void hash_in_pieces(const unsigned char *data, size_t len,
 
 static void test_pieces_match_one_shot(void)
 {
-	static const size_t pieces[] = {1, 1000, 65536, 524288, 524289,
-					3 * 1024 * 1024};
+	static const size_t pieces[] = {1,	1000,	65536,
+					524288, 524289, 3 * 1024 * 1024};
 	size_t len = 9 * 1024 * 1024 + 123;
 	unsigned char *data = malloc(len);
 	struct digest want, got;

@@ -71,7 +71,7 @@ static void test_verdicts_follow_the_store(void)
 	CHECK(h != NULL);
 	if (!h)
 		return;
-	CHECK(f.checks >= 1);	/* the first check ran before returning */
+	CHECK(f.checks >= 1); /* the first check ran before returning */
 	CHECK(health_ready(h, reason, sizeof(reason)));
 	CHECK_STR(reason, "");
 
@@ -101,7 +101,7 @@ static void test_shutting_down_is_not_ready(void)
 	health_set_stopping(h);
 	CHECK(!health_ready(h, reason, sizeof(reason)));
 	CHECK_STR(reason, "berth is shutting down");
-	CHECK(health_state(h, NULL, 0) == HEALTH_OK);	/* still serving */
+	CHECK(health_state(h, NULL, 0) == HEALTH_OK); /* still serving */
 	health_free(h);
 }
 
@@ -127,16 +127,16 @@ static void test_hung_check_is_reported(void)
 	__atomic_store_n(&f.delay_ms, (HEALTH_HANG_LIMIT + 2) * 1000,
 			 __ATOMIC_RELAXED);
 	sleep_ms(100);
-	CHECK(health_ready(h, NULL, 0));	/* still within the limit */
+	CHECK(health_ready(h, NULL, 0)); /* still within the limit */
 
 	sleep_ms(HEALTH_HANG_LIMIT * 1000 + 100);
 	t0 = now_monotonic_ns();
 	CHECK(health_state(h, reason, sizeof(reason)) == HEALTH_DOWN);
-	CHECK(now_monotonic_ns() - t0 < 100000000);	/* did not wait */
+	CHECK(now_monotonic_ns() - t0 < 100000000); /* did not wait */
 	CHECK(strstr(reason, "has not answered") != NULL);
 
 	__atomic_store_n(&f.delay_ms, 0, __ATOMIC_RELAXED);
-	health_free(h);	/* waits for the slow check to end */
+	health_free(h); /* waits for the slow check to end */
 }
 
 /* ---- the blob counter ------------------------------------------------ */
@@ -191,10 +191,14 @@ static void test_blob_count(void)
 	put_blob(st, "aa22", 20);
 	put_blob(st, "bb33", 300);
 	/* Not blobs: an upload and a repository link. */
-	CHECK(st->ops->put(st, "docker/registry/v2/repositories/r/_uploads/"
-			   "u/data", "xxxx", 4) == 0);
-	CHECK(st->ops->put(st, "docker/registry/v2/repositories/r/_layers/"
-			   "sha256/aa11/link", "sha256:aa11", 11) == 0);
+	CHECK(st->ops->put(st,
+			   "docker/registry/v2/repositories/r/_uploads/"
+			   "u/data",
+			   "xxxx", 4) == 0);
+	CHECK(st->ops->put(st,
+			   "docker/registry/v2/repositories/r/_layers/"
+			   "sha256/aa11/link",
+			   "sha256:aa11", 11) == 0);
 	CHECK(blobstats_count(st, NULL, &blobs, &bytes) == 0);
 	CHECK(blobs == 3);
 	CHECK(bytes == 330);
@@ -275,7 +279,7 @@ static void test_debug_listener(void)
 	CHECK(status_of(a) == 200);
 	CHECK_STR(body_of(a), "{}");
 	free(a);
-	a = http_get(port, "GET", "/metrics");	/* Prometheus is off */
+	a = http_get(port, "GET", "/metrics"); /* Prometheus is off */
 	CHECK(status_of(a) == 404);
 	free(a);
 	a = http_get(port, "POST", "/healthz");
@@ -291,11 +295,11 @@ static void test_debug_listener(void)
 	a = http_get(port, "GET", "/debug/health");
 	CHECK(status_of(a) == 503);
 	CHECK(strstr(body_of(a), "{\"storagedriver_filesystem\": \"storage "
-		     "is not writable") != NULL ||
+				 "is not writable") != NULL ||
 	      strstr(body_of(a), "{\"storagedriver_filesystem\":\"storage "
-		     "is not writable") != NULL);
+				 "is not writable") != NULL);
 	free(a);
-	a = http_get(port, "GET", "/healthz");	/* alive all the same */
+	a = http_get(port, "GET", "/healthz"); /* alive all the same */
 	CHECK(status_of(a) == 200);
 	free(a);
 out:
@@ -338,7 +342,7 @@ static void test_debug_metrics(void)
 	CHECK(strstr(body_of(a), "\nberth_storage_blobs 1\n") != NULL);
 	CHECK(strstr(body_of(a), "\nberth_storage_bytes 1234\n") != NULL);
 	CHECK(strstr(body_of(a), "berth_http_requests_total{route=\"manifest\","
-		     "method=\"GET\",status=\"200\"} 1\n") != NULL);
+				 "method=\"GET\",status=\"200\"} 1\n") != NULL);
 	free(a);
 out:
 	debugsrv_stop(d);

@@ -65,8 +65,7 @@ static void test_fixed_hashes(void)
 
 	CHECK_STR(htpasswd_scheme(sha256_password, &ok), "sha256-crypt");
 	CHECK(ok);
-	CHECK_STR(htpasswd_scheme(sha512_rounds_password, &ok),
-		  "sha512-crypt");
+	CHECK_STR(htpasswd_scheme(sha512_rounds_password, &ok), "sha512-crypt");
 	CHECK(ok);
 	CHECK_STR(htpasswd_scheme(bcrypt_uu, &ok), "bcrypt");
 	CHECK(ok);
@@ -79,8 +78,8 @@ static void test_generated_hashes(void)
 		const char *prefix;
 		unsigned long count;
 	} schemes[] = {
-		{"$2y$", 4}, {"$2b$", 4}, {"$2a$", 5},
-		{"$5$", 0}, {"$5$", 1000}, {"$6$", 0}, {"$6$", 20000},
+		{"$2y$", 4},   {"$2b$", 4}, {"$2a$", 5},    {"$5$", 0},
+		{"$5$", 1000}, {"$6$", 0},  {"$6$", 20000},
 	};
 
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
@@ -160,7 +159,7 @@ static void test_parse_file(void)
 	CHECK(htpasswd_verify(h, "bob", "password"));
 	CHECK(htpasswd_verify(h, "carol", "U*U"));
 	CHECK(htpasswd_verify(h, "heidi", "password"));
-	CHECK(!htpasswd_verify(h, "alice", "U*U"));	/* first line wins */
+	CHECK(!htpasswd_verify(h, "alice", "U*U")); /* first line wins */
 	CHECK(!htpasswd_verify(h, "dave", "password"));
 	CHECK(!htpasswd_verify(h, "erin", "plaintext"));
 	CHECK(!htpasswd_verify(h, "nobody", "password"));
@@ -298,8 +297,7 @@ static void test_hash_bcrypt(void)
 	CHECK(htpasswd_hash_bcrypt(long_pw, 4, hash, sizeof(hash)) == 0);
 	long_pw[HTPASSWD_BCRYPT_PASSWORD_MAX] = 'p';
 	long_pw[HTPASSWD_BCRYPT_PASSWORD_MAX + 1] = '\0';
-	CHECK(htpasswd_hash_bcrypt(long_pw, 4, hash, sizeof(hash)) ==
-	      -EINVAL);
+	CHECK(htpasswd_hash_bcrypt(long_pw, 4, hash, sizeof(hash)) == -EINVAL);
 }
 
 int main(void)

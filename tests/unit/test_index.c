@@ -17,7 +17,7 @@
 #include "util.h"
 
 #define REPOS "docker/registry/v2/repositories/"
-#define LINK \
+#define LINK                                                                   \
 	"sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b"
 
 /* A store in a fresh directory under /tmp, removed by store_done. */
@@ -64,8 +64,7 @@ static void check_page(const struct index_page *p, const char *const *want,
 		CHECK_STR(p->names[i], want[i]);
 }
 
-static void check_repos(struct index *ix, const char *const *want,
-			size_t count)
+static void check_repos(struct index *ix, const char *const *want, size_t count)
 {
 	struct index_page p;
 
@@ -115,10 +114,10 @@ static void test_load_tree(void)
 	static const char *const repos[] = {
 		"a", "a-b", "a/b", "a/b/c", "library/alpine", "library/ubuntu",
 	};
-	static const char *const alpine[] = { "3.19", "latest" };
-	static const char *const a[] = { "v1" };
-	static const char *const ab[] = { "v2" };
-	static const char *const dash[] = { "x" };
+	static const char *const alpine[] = {"3.19", "latest"};
+	static const char *const a[] = {"v1"};
+	static const char *const ab[] = {"v2"};
+	static const char *const dash[] = {"x"};
 	struct index *ix = index_new();
 	struct tmp_store t;
 
@@ -136,7 +135,7 @@ static void test_load_tree(void)
 	check_tags(ix, "a/b", ab, 1);
 	check_tags(ix, "a-b", dash, 1);
 	check_tags(ix, "a/b/c", NULL, 0);
-	check_tags(ix, "library/ubuntu", (const char *[]){ "22.04" }, 1);
+	check_tags(ix, "library/ubuntu", (const char *[]){"22.04"}, 1);
 	CHECK(!index_has_repo(ix, "stale/entry"));
 	CHECK(!index_has_repo(ix, "pending"));
 	CHECK(!index_has_repo(ix, "x"));
@@ -189,8 +188,8 @@ static void test_load_sorts(void)
 		int k = (i * 7919) % 300;
 
 		snprintf(rel, sizeof(rel),
-			 "org%d/img%d/_manifests/tags/t%d/current/link",
-			 k % 7, k, k);
+			 "org%d/img%d/_manifests/tags/t%d/current/link", k % 7,
+			 k, k);
 		put(&t, rel);
 	}
 
@@ -232,8 +231,7 @@ static int failing_list(struct store *s, const char *key, store_list_fn fn,
 	return f->inner->ops->list(f->inner, key, fn, arg);
 }
 
-static int failing_stat(struct store *s, const char *key,
-			struct store_stat *st)
+static int failing_stat(struct store *s, const char *key, struct store_stat *st)
 {
 	struct failing_store *f = failing(s);
 
@@ -250,8 +248,8 @@ static const struct store_ops failing_ops = {
 
 static void check_load_fails(struct store *inner, const char *key)
 {
-	static const char *const before[] = { "keep/me" };
-	struct failing_store f = { { &failing_ops }, inner, key };
+	static const char *const before[] = {"keep/me"};
+	struct failing_store f = {{&failing_ops}, inner, key};
 	struct index *ix = index_new();
 
 	index_add_tag(ix, "keep/me", "v1");
@@ -281,9 +279,9 @@ out:
 
 static void test_add_remove_keeps_order(void)
 {
-	static const char *const order[] = { "b", "d", "d/e", "f" };
-	static const char *const tags[] = { "1.0", "2.0", "latest" };
-	static const char *const fewer[] = { "1.0", "latest" };
+	static const char *const order[] = {"b", "d", "d/e", "f"};
+	static const char *const tags[] = {"1.0", "2.0", "latest"};
+	static const char *const fewer[] = {"1.0", "latest"};
 	struct index *ix = index_new();
 
 	index_add_repo(ix, "f");
@@ -311,11 +309,11 @@ static void test_add_remove_keeps_order(void)
 
 	index_remove_repo(ix, "d");
 	index_remove_repo(ix, "zzz");
-	check_repos(ix, (const char *[]){ "b", "d/e", "f" }, 3);
+	check_repos(ix, (const char *[]){"b", "d/e", "f"}, 3);
 
 	index_add_tag(ix, "c", "v1");
 	CHECK(index_has_repo(ix, "c"));
-	check_repos(ix, (const char *[]){ "b", "c", "d/e", "f" }, 4);
+	check_repos(ix, (const char *[]){"b", "c", "d/e", "f"}, 4);
 
 	index_remove_repo(ix, "b");
 	index_remove_repo(ix, "c");
@@ -545,11 +543,11 @@ static void test_concurrent_smoke(void)
 	struct index_page p;
 
 	for (int i = 0; i < READERS; i++) {
-		r[i] = (struct smoke){ ix, i, &stop };
+		r[i] = (struct smoke){ix, i, &stop};
 		CHECK(pthread_create(&rt[i], NULL, smoke_reader, &r[i]) == 0);
 	}
 	for (int i = 0; i < WRITERS; i++) {
-		w[i] = (struct smoke){ ix, i, &stop };
+		w[i] = (struct smoke){ix, i, &stop};
 		CHECK(pthread_create(&wt[i], NULL, smoke_writer, &w[i]) == 0);
 	}
 	for (int i = 0; i < WRITERS; i++)

@@ -250,7 +250,7 @@ static void test_segments_rotate_and_go(void)
 	CHECK(total == n);
 	CHECK(in_order);
 	CHECK(journal_pending(j) == 0);
-	CHECK(segment_files(dir) == 1);	/* delivered segments removed */
+	CHECK(segment_files(dir) == 1); /* delivered segments removed */
 	free(rec);
 	journal_close(j);
 

@@ -8,12 +8,14 @@
 
 #include <stdlib.h>
 
-#define HEX256 "0123456789abcdef0123456789abcdef" \
-	       "0123456789abcdef0123456789abcdef"
-#define HEX512 "fedcba9876543210fedcba9876543210" \
-	       "fedcba9876543210fedcba9876543210" \
-	       "fedcba9876543210fedcba9876543210" \
-	       "fedcba9876543210fedcba9876543210"
+#define HEX256                                                                 \
+	"0123456789abcdef0123456789abcdef"                                     \
+	"0123456789abcdef0123456789abcdef"
+#define HEX512                                                                 \
+	"fedcba9876543210fedcba9876543210"                                     \
+	"fedcba9876543210fedcba9876543210"                                     \
+	"fedcba9876543210fedcba9876543210"                                     \
+	"fedcba9876543210fedcba9876543210"
 #define V2 "docker/registry/v2"
 
 static struct digest d256;
@@ -64,9 +66,9 @@ static void test_tags(void)
 		  V2 "/repositories/r/_manifests/tags/v1.2_x-Y");
 	check_key(layout_tag_current("r/s", "latest"),
 		  V2 "/repositories/r/s/_manifests/tags/latest/current/link");
-	check_key(layout_tag_index_link("r/s", "latest", &d256),
-		  V2 "/repositories/r/s/_manifests/tags/latest/index/sha256/"
-		     HEX256 "/link");
+	check_key(layout_tag_index_link("r/s", "latest", &d256), V2
+		  "/repositories/r/s/_manifests/tags/latest/index/sha256/" HEX256
+		  "/link");
 }
 
 static void test_uploads(void)

@@ -91,7 +91,7 @@ static void test_text_keeps_the_line(void)
 
 	CHECK(count_lines(out) == 1);
 	CHECK(strstr(out, " level=warn blob write failed repo=a/b "
-		      "digest=sha256:00\n") != NULL);
+			  "digest=sha256:00\n") != NULL);
 	CHECK(out[4] == '-' && out[10] == 'T');
 	free(out);
 }
@@ -124,15 +124,15 @@ static void test_logfmt_fields(void)
 	out = capture_end();
 
 	CHECK(count_lines(out) == 5);
-	CHECK(strstr(out, " level=info msg=\"cannot open storage\" "
-		      "root=/var/x err=\"No such \\\"file\\\"\" n=3\n") !=
-	      NULL);
+	CHECK(strstr(out,
+		     " level=info msg=\"cannot open storage\" "
+		     "root=/var/x err=\"No such \\\"file\\\"\" n=3\n") != NULL);
 	CHECK(strstr(out, " level=info msg=stopping signal=15\n") != NULL);
 	CHECK(strstr(out, " msg=\"no fields at all\"\n") != NULL);
 	CHECK(strstr(out, " msg=\"file gone\" err=\"No such file or "
-		      "directory\" path=/x\n") != NULL);
+			  "directory\" path=/x\n") != NULL);
 	CHECK(strstr(out, " msg=\"http server says\" fields.msg=\"hi there\" "
-		      "fields.level=x\n") != NULL);
+			  "fields.level=x\n") != NULL);
 	CHECK(strncmp(out, "time=", 5) == 0);
 	free(out);
 }
@@ -144,8 +144,8 @@ static void test_json_fields(void)
 
 	log_set_formatter("json");
 	capture_begin(STDERR_FILENO);
-	log_error("upload failed repo=%s bytes=%d err=\"%s\"", "lib/alpine",
-		  42, "disk \"full\"\n");
+	log_error("upload failed repo=%s bytes=%d err=\"%s\"", "lib/alpine", 42,
+		  "disk \"full\"\n");
 	out = capture_end();
 	log_set_formatter("text");
 
@@ -219,11 +219,12 @@ static void test_access_text(void)
 	out = capture_end();
 
 	CHECK(count_lines(out) == 2);
-	CHECK(strstr(out, " level=info access client=127.0.0.1 user=alice "
-		      "method=PUT path=\"/v2/lib/x/manifests/a b\\\"\\n\" "
-		      "status=201 bytes_in=1234 bytes_out=0 "
-		      "duration=0.250000 repository=lib/x digest=sha256:ab\n")
-	      != NULL);
+	CHECK(strstr(out,
+		     " level=info access client=127.0.0.1 user=alice "
+		     "method=PUT path=\"/v2/lib/x/manifests/a b\\\"\\n\" "
+		     "status=201 bytes_in=1234 bytes_out=0 "
+		     "duration=0.250000 repository=lib/x digest=sha256:ab\n") !=
+	      NULL);
 	CHECK(strstr(out, "access client=127.0.0.1 method=PUT") != NULL);
 	CHECK(strstr(out, "duration=0.250000 aborted=true\n") != NULL);
 	free(out);

@@ -23,26 +23,29 @@
 #define MT_DLAYER "application/vnd.docker.image.rootfs.diff.tar.gzip"
 #define MT_DFOREIGN "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
-#define DESC(mt, d, size) \
+#define DESC(mt, d, size)                                                      \
 	"{\"mediaType\":\"" mt "\",\"digest\":\"" d "\",\"size\":" #size "}"
 
-#define OCI_MANIFEST                                                    \
-	"{\n  \"schemaVersion\": 2,\n"                                  \
-	"  \"mediaType\": \"" MT_OCI_MANIFEST "\",\n"                   \
-	"  \"config\": " DESC(MT_CONFIG, D1, 1470) ",\n"                \
-	"  \"layers\": [" DESC(MT_LAYER, D2, 3370706) ", "              \
-	DESC(MT_LAYER, D3, 0) "],\n"                                    \
-	"  \"annotations\": {\"org.opencontainers.image.created\": "    \
-	"\"2024-01-02T03:04:05Z\", \"b\": \"x\\\"y\"}\n}"
+#define OCI_MANIFEST                                                                          \
+	"{\n  \"schemaVersion\": 2,\n"                                                        \
+	"  \"mediaType\": \"" MT_OCI_MANIFEST "\",\n"                                         \
+	"  \"config\": " DESC(                                                                \
+		MT_CONFIG, D1,                                                                \
+		1470) ",\n"                                                                   \
+		      "  \"layers\": [" DESC(MT_LAYER, D2, 3370706) ", " DESC(                \
+			      MT_LAYER, D3,                                                   \
+			      0) "],\n"                                                       \
+				 "  \"annotations\": {\"org.opencontainers.image.created\": " \
+				 "\"2024-01-02T03:04:05Z\", \"b\": \"x\\\"y\"}\n}"
 
-#define OCI_INDEX                                                       \
-	"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\","      \
-	"\"manifests\":["                                               \
-	"{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" D1 "\"," \
-	"\"size\":525,\"platform\":{\"architecture\":\"amd64\","        \
-	"\"os\":\"linux\"}},"                                           \
-	"{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" D2 "\"," \
-	"\"size\":526,\"platform\":{\"architecture\":\"arm64\","        \
+#define OCI_INDEX                                                              \
+	"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\","             \
+	"\"manifests\":["                                                      \
+	"{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" D1 "\","        \
+	"\"size\":525,\"platform\":{\"architecture\":\"amd64\","               \
+	"\"os\":\"linux\"}},"                                                  \
+	"{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" D2 "\","        \
+	"\"size\":526,\"platform\":{\"architecture\":\"arm64\","               \
 	"\"os\":\"linux\",\"variant\":\"v8\"}}]}"
 
 /* Parses a NUL-terminated document; err is reset for each call. */
@@ -114,14 +117,17 @@ static void test_docker_manifest(void)
 {
 	const char *json =
 		"{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_MANIFEST
-		"\",\"config\":" DESC(MT_DCONFIG, D1, 7023) ",\"layers\":["
-		"{\"mediaType\":\"" MT_DFOREIGN "\",\"digest\":\"" D2 "\","
-		"\"size\":1,\"urls\":[\"https://example.com/layer\"]},"
-		DESC(MT_DLAYER, D3, 32654) "]}";
-	const char *look_alike =
-		"{\"schemaVersion\":2,\"config\":" DESC(MT_CONFIG, D1, 2)
-		",\"layers\":[" DESC("application/vnd.example.foreign+json",
-				     D2, 5) "]}";
+		"\",\"config\":" DESC(
+			MT_DCONFIG, D1,
+			7023) ",\"layers\":["
+			      "{\"mediaType\":\"" MT_DFOREIGN
+			      "\",\"digest\":\"" D2 "\","
+			      "\"size\":1,\"urls\":[\"https://example.com/layer\"]}," DESC(
+				      MT_DLAYER, D3, 32654) "]}";
+	const char *look_alike = "{\"schemaVersion\":2,\"config\":" DESC(
+		MT_CONFIG, D1,
+		2) ",\"layers\":[" DESC("application/vnd.example.foreign+json",
+					D2, 5) "]}";
 	struct manifest *m = parse(json, MT_DOCKER_MANIFEST);
 
 	CHECK(m != NULL);
@@ -168,9 +174,12 @@ static void test_artifact_with_subject(void)
 	const char *json =
 		"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\","
 		"\"artifactType\":\"application/vnd.example.sbom+json\","
-		"\"config\":" DESC(MT_OCI_EMPTY, D1, 2) ",\"layers\":[],"
-		"\"subject\":" DESC(MT_OCI_MANIFEST, D2, 1234) ","
-		"\"annotations\":{}}";
+		"\"config\":" DESC(MT_OCI_EMPTY, D1,
+				   2) ",\"layers\":[],"
+				      "\"subject\":" DESC(
+					      MT_OCI_MANIFEST, D2,
+					      1234) ","
+						    "\"annotations\":{}}";
 	struct manifest *m = parse(json, MT_OCI_MANIFEST);
 	char s[DIGEST_MAX_STR + 1];
 
@@ -212,10 +221,11 @@ static void test_index_artifact(void)
 /* The type comes from the Content-Type, or from the fields, when absent. */
 static void test_type_sources(void)
 {
-	const char *image = "{\"schemaVersion\":2,\"config\":"
-		DESC(MT_CONFIG, D1, 1) ",\"layers\":[]}";
-	const char *image_no_layers = "{\"schemaVersion\":2,\"config\":"
-		DESC(MT_CONFIG, D1, 1) "}";
+	const char *image =
+		"{\"schemaVersion\":2,\"config\":" DESC(MT_CONFIG, D1,
+							1) ",\"layers\":[]}";
+	const char *image_no_layers =
+		"{\"schemaVersion\":2,\"config\":" DESC(MT_CONFIG, D1, 1) "}";
 	const char *index = "{\"schemaVersion\":2,\"manifests\":[]}";
 	struct manifest *m;
 
@@ -271,8 +281,9 @@ static void test_content_type_parameters(void)
 
 static void test_content_type_mismatch(void)
 {
-	const char *index_body = "{\"schemaVersion\":2,\"mediaType\":\""
-		MT_OCI_INDEX "\",\"manifests\":[]}";
+	const char *index_body =
+		"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
+		"\",\"manifests\":[]}";
 
 	CHECK(parse(OCI_MANIFEST, MT_DOCKER_MANIFEST) == NULL);
 	CHECK(strstr(err, "does not match Content-Type") != NULL);
@@ -295,12 +306,12 @@ struct bad_case {
 	const char *err; /* the start of the expected reason */
 };
 
-#define IMG(fields) "{\"schemaVersion\":2,\"mediaType\":\"" \
-	MT_OCI_MANIFEST "\"," fields "}"
+#define IMG(fields)                                                            \
+	"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\"," fields "}"
 #define CFG "\"config\":" DESC(MT_CONFIG, D1, 1)
-#define IDX(fields) "{\"schemaVersion\":2,\"mediaType\":\"" \
-	MT_OCI_INDEX "\"," fields "}"
-#define LAYER_WITH(field) \
+#define IDX(fields)                                                            \
+	"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\"," fields "}"
+#define LAYER_WITH(field)                                                      \
 	"{\"mediaType\":\"" MT_LAYER "\",\"digest\":\"" D2 "\"," field "}"
 
 static const struct bad_case bad_cases[] = {
@@ -342,8 +353,8 @@ static const struct bad_case bad_cases[] = {
 	{"{\"schemaVersion\":2,\"config\":{}}", "application/octet-stream",
 	 "mediaType: unsupported manifest type application/octet-stream"},
 	{"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker."
-	 "distribution.manifest.v1+json\"}", NULL,
-	 "mediaType: unsupported manifest type"},
+	 "distribution.manifest.v1+json\"}",
+	 NULL, "mediaType: unsupported manifest type"},
 	/* image config */
 	{IMG("\"layers\":[]"), NULL, "config: missing"},
 	{IMG("\"config\":[],\"layers\":[]"), NULL, "config: must be an object"},
@@ -371,42 +382,42 @@ static const struct bad_case bad_cases[] = {
 	 "config.size: must be a non-negative integer"},
 	{IMG("\"config\":" DESC(MT_CONFIG, D1, "1") ",\"layers\":[]"), NULL,
 	 "config.size: must be a non-negative integer"},
-	{IMG("\"config\":" DESC(MT_CONFIG, D1, 99999999999999999999)
-	     ",\"layers\":[]"),
+	{IMG("\"config\":" DESC(MT_CONFIG, D1,
+				99999999999999999999) ",\"layers\":[]"),
 	 NULL, "invalid JSON"},
 	/* layers */
 	{IMG(CFG), NULL, "layers: missing"},
 	{IMG(CFG ",\"layers\":{}"), NULL, "layers: must be an array"},
 	{IMG(CFG ",\"layers\":null"), NULL, "layers: must be an array"},
 	{IMG(CFG ",\"layers\":[7]"), NULL, "layers[0]: must be an object"},
-	{IMG(CFG ",\"layers\":[" DESC(MT_LAYER, D2, 1) ","
-	     DESC(MT_LAYER, D3, 1) "," DESC(MT_LAYER, "sha256:" H4 "0", 1)
-	     "]"),
+	{IMG(CFG ",\"layers\":[" DESC(MT_LAYER, D2, 1) "," DESC(
+		 MT_LAYER, D3, 1) "," DESC(MT_LAYER, "sha256:" H4 "0", 1) "]"),
 	 NULL, "layers[2].digest: invalid digest"},
-	{IMG(CFG ",\"layers\":[" DESC(MT_LAYER, D2, 1) ","
-	     LAYER_WITH("\"size\":-5") "]"),
+	{IMG(CFG ",\"layers\":[" DESC(MT_LAYER, D2,
+				      1) "," LAYER_WITH("\"size\":-5") "]"),
 	 NULL, "layers[1].size: must be a non-negative integer"},
-	{IMG(CFG ",\"layers\":[" LAYER_WITH("\"size\":1,\"mediaType\":1")
-	     "]"),
+	{IMG(CFG ",\"layers\":[" LAYER_WITH("\"size\":1,\"mediaType\":1") "]"),
 	 NULL, "invalid JSON"},
 	{IMG(CFG ",\"layers\":[{\"mediaType\":\"" MT_DFOREIGN "\","
-	     "\"digest\":\"" D2 "\",\"size\":1}]"),
+		 "\"digest\":\"" D2 "\",\"size\":1}]"),
 	 NULL, "layers[0].urls: a non-distributable layer must list"},
 	{IMG(CFG ",\"layers\":[{\"mediaType\":\"" MT_DFOREIGN "\","
-	     "\"digest\":\"" D2 "\",\"size\":1,\"urls\":[]}]"),
+		 "\"digest\":\"" D2 "\",\"size\":1,\"urls\":[]}]"),
 	 NULL, "layers[0].urls: a non-distributable layer must list"},
 	{IMG(CFG ",\"layers\":[{\"mediaType\":\"application/vnd.oci.image."
-	     "layer.nondistributable.v1.tar\",\"digest\":\"" D2 "\","
-	     "\"size\":1,\"urls\":[1]}]"),
+		 "layer.nondistributable.v1.tar\",\"digest\":\"" D2 "\","
+		 "\"size\":1,\"urls\":[1]}]"),
 	 NULL, "layers[0].urls[0]: must be a string"},
 	{IMG(CFG ",\"layers\":[],\"manifests\":[]"), NULL,
 	 "manifests: not allowed in an image manifest"},
 	/* index */
 	{IDX("\"x\":1"), NULL, "manifests: missing"},
 	{IDX("\"manifests\":{}"), NULL, "manifests: must be an array"},
-	{IDX("\"manifests\":[" DESC(MT_OCI_MANIFEST, D1, 1) ","
-	     "{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" D2 "\","
-	     "\"size\":true}]"),
+	{IDX("\"manifests\":[" DESC(MT_OCI_MANIFEST, D1,
+				    1) ","
+				       "{\"mediaType\":\"" MT_OCI_MANIFEST
+				       "\",\"digest\":\"" D2 "\","
+				       "\"size\":true}]"),
 	 NULL, "manifests[1].size: must be a non-negative integer"},
 	{IDX("\"manifests\":[{\"digest\":\"" D1 "\",\"size\":1}]"), NULL,
 	 "manifests[0].mediaType: missing"},
@@ -417,7 +428,7 @@ static const struct bad_case bad_cases[] = {
 	{IMG(CFG ",\"layers\":[],\"subject\":\"" D1 "\""), NULL,
 	 "subject: must be an object"},
 	{IMG(CFG ",\"layers\":[],\"subject\":" DESC(MT_OCI_MANIFEST,
-						      "sha256:xyz", 1)),
+						    "sha256:xyz", 1)),
 	 NULL, "subject.digest: invalid digest"},
 	{IDX("\"manifests\":[],\"subject\":{}"), NULL,
 	 "subject.mediaType: missing"},
@@ -425,8 +436,8 @@ static const struct bad_case bad_cases[] = {
 	 "artifactType: must be a string"},
 	{IMG(CFG ",\"layers\":[],\"annotations\":[]"), NULL,
 	 "annotations: must be an object"},
-	{IMG(CFG ",\"layers\":[],\"annotations\":{\"k\":\"v\",\"n\":1}"),
-	 NULL, "annotations.n: must be a string"},
+	{IMG(CFG ",\"layers\":[],\"annotations\":{\"k\":\"v\",\"n\":1}"), NULL,
+	 "annotations.n: must be a string"},
 };
 
 static void test_rejects(void)
@@ -436,8 +447,8 @@ static void test_rejects(void)
 		struct manifest *m = parse(c->json, c->content_type);
 
 		if (m || strncmp(err, c->err, strlen(c->err)) != 0) {
-			printf("  case %zu %s: got \"%s\", want \"%s...\"\n",
-			       i, m ? "accepted" : "rejected", err, c->err);
+			printf("  case %zu %s: got \"%s\", want \"%s...\"\n", i,
+			       m ? "accepted" : "rejected", err, c->err);
 			CHECK(0);
 		}
 		manifest_free(m);
@@ -480,12 +491,13 @@ static void test_large_manifest(void)
 	char s[DIGEST_MAX_STR + 1];
 
 	buf_adds(&b, "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST
-		 "\",\"config\":" DESC(MT_CONFIG, D1, 10) ",\"layers\":[");
+		     "\",\"config\":" DESC(MT_CONFIG, D1, 10) ",\"layers\":[");
 	while (b.len < 4 * 1024 * 1024 - 400) {
-		buf_addf(&b, "%s{\"mediaType\":\"" MT_LAYER "\",\"digest\":"
+		buf_addf(&b,
+			 "%s{\"mediaType\":\"" MT_LAYER "\",\"digest\":"
 			 "\"sha256:%064zx\",\"size\":%zu,\"annotations\":"
-			 "{\"n\":\"%zu\"}}", layers ? "," : "", layers,
-			 layers * 1000, layers);
+			 "{\"n\":\"%zu\"}}",
+			 layers ? "," : "", layers, layers * 1000, layers);
 		layers++;
 	}
 	buf_adds(&b, "]}");

@@ -67,7 +67,7 @@ static bool exposition_ok(const char *text)
 		bool known = false;
 
 		if (!end)
-			return false;	/* the last line ends with \n too */
+			return false; /* the last line ends with \n too */
 		if (!strncmp(line, "# TYPE ", 7)) {
 			size_t k = strcspn(line + 7, " ");
 
@@ -76,7 +76,8 @@ static bool exposition_ok(const char *text)
 		} else if (line[0] != '#') {
 			const char *val = memchr(line, ' ', len);
 
-			if (!name_ok(line, nlen) || nlen >= sizeof(name) || !val)
+			if (!name_ok(line, nlen) || nlen >= sizeof(name) ||
+			    !val)
 				return false;
 			if (line[nlen] == '{' && val[-1] != '}')
 				return false;
@@ -88,7 +89,8 @@ static bool exposition_ok(const char *text)
 				size_t tl = strlen(typed[i]);
 
 				if (!strncmp(name, typed[i], tl) &&
-				    (!name[tl] || !strcmp(name + tl, "_bucket") ||
+				    (!name[tl] ||
+				     !strcmp(name + tl, "_bucket") ||
 				     !strcmp(name + tl, "_sum") ||
 				     !strcmp(name + tl, "_count")))
 					known = true;
@@ -115,11 +117,11 @@ static void test_requests_counted_by_labels(void)
 	text = render();
 
 	CHECK(sample(text, "berth_http_requests_total{route=\"manifest\","
-		     "method=\"GET\",status=\"200\"}") == 2);
+			   "method=\"GET\",status=\"200\"}") == 2);
 	CHECK(sample(text, "berth_http_requests_total{route=\"manifest\","
-		     "method=\"PUT\",status=\"201\"}") == 1);
+			   "method=\"PUT\",status=\"201\"}") == 1);
 	CHECK(sample(text, "berth_http_requests_total{route=\"blob\","
-		     "method=\"HEAD\",status=\"404\"}") == 1);
+			   "method=\"HEAD\",status=\"404\"}") == 1);
 	CHECK(sample(text, "berth_http_bytes_received_total") == 700);
 	CHECK(sample(text, "berth_http_bytes_sent_total") == 1400);
 	CHECK(exposition_ok(text));
@@ -138,17 +140,25 @@ static void test_histogram_is_cumulative(void)
 	metrics_observe_request("hist", "GET", 200, 0, 0, 7200);
 	text = render();
 
-	snprintf(series, sizeof(series), "%s_bucket{route=\"hist\","
-		 "le=\"0.005\"}", h);
+	snprintf(series, sizeof(series),
+		 "%s_bucket{route=\"hist\","
+		 "le=\"0.005\"}",
+		 h);
 	CHECK(sample(text, series) == 1);
-	snprintf(series, sizeof(series), "%s_bucket{route=\"hist\","
-		 "le=\"0.05\"}", h);
-	CHECK(sample(text, series) == 3);	/* le is inclusive */
-	snprintf(series, sizeof(series), "%s_bucket{route=\"hist\","
-		 "le=\"300\"}", h);
+	snprintf(series, sizeof(series),
+		 "%s_bucket{route=\"hist\","
+		 "le=\"0.05\"}",
+		 h);
+	CHECK(sample(text, series) == 3); /* le is inclusive */
+	snprintf(series, sizeof(series),
+		 "%s_bucket{route=\"hist\","
+		 "le=\"300\"}",
+		 h);
 	CHECK(sample(text, series) == 3);
-	snprintf(series, sizeof(series), "%s_bucket{route=\"hist\","
-		 "le=\"+Inf\"}", h);
+	snprintf(series, sizeof(series),
+		 "%s_bucket{route=\"hist\","
+		 "le=\"+Inf\"}",
+		 h);
 	CHECK(sample(text, series) == 4);
 	snprintf(series, sizeof(series), "%s_count{route=\"hist\"}", h);
 	CHECK(sample(text, series) == 4);
@@ -167,11 +177,11 @@ static void test_labels_stay_bounded(void)
 				"PROPFIND", 207, 0, 0, 0);
 	text = render();
 	CHECK(sample(text, "berth_http_requests_total{route=\"other\","
-		     "method=\"OTHER\",status=\"0\"}") == 1);
+			   "method=\"OTHER\",status=\"0\"}") == 1);
 	CHECK(sample(text, "berth_http_requests_total{route=\"other\","
-		     "method=\"GET\",status=\"200\"}") == 1);
+			   "method=\"GET\",status=\"200\"}") == 1);
 	CHECK(sample(text, "berth_http_requests_total{route=\"other\","
-		     "method=\"OTHER\",status=\"207\"}") == 1);
+			   "method=\"OTHER\",status=\"207\"}") == 1);
 	CHECK(strstr(text, "Evil") == NULL);
 	CHECK(exposition_ok(text));
 	free(text);
@@ -206,11 +216,11 @@ static void test_concurrent_updates_add_up(void)
 
 	text = render();
 	total += sample(text, "berth_http_requests_total{route=\"tags\","
-			"method=\"GET\",status=\"200\"}");
+			      "method=\"GET\",status=\"200\"}");
 	total += sample(text, "berth_http_requests_total{route=\"catalog\","
-			"method=\"GET\",status=\"200\"}");
+			      "method=\"GET\",status=\"200\"}");
 	total += sample(text, "berth_http_requests_total{route=\"referrers\","
-			"method=\"GET\",status=\"200\"}");
+			      "method=\"GET\",status=\"200\"}");
 	after_in = sample(text, "berth_http_bytes_received_total");
 	CHECK(total == THREADS * PER_THREAD);
 	CHECK(after_in - before_in == THREADS * PER_THREAD);
@@ -234,16 +244,17 @@ static void test_full_table_overflows(void)
 
 		snprintf(series, sizeof(series),
 			 "berth_http_request_duration_seconds_count"
-			 "{route=\"r%d\"}", i);
+			 "{route=\"r%d\"}",
+			 i);
 		v = sample(text, series);
 		if (v > 0)
 			counted += v;
 	}
 	counted += sample(text, "berth_http_request_duration_seconds_count"
-			  "{route=\"overflow\"}");
+				"{route=\"overflow\"}");
 	CHECK(counted == 80);
 	CHECK(sample(text, "berth_http_request_duration_seconds_count"
-		     "{route=\"overflow\"}") > 0);
+			   "{route=\"overflow\"}") > 0);
 	CHECK(exposition_ok(text));
 	free(text);
 }
@@ -257,7 +268,7 @@ static void test_storage_gauges(void)
 	free(text);
 
 	metrics_storage_count_begin();
-	metrics_storage_add(1, 100);	/* lands while the walk runs */
+	metrics_storage_add(1, 100); /* lands while the walk runs */
 	metrics_storage_set(10, 5000, 1700000000);
 	text = render();
 	CHECK(sample(text, "berth_storage_blobs") == 11);
@@ -335,8 +346,8 @@ static void test_process_values(void)
 	CHECK(sample(text, "process_start_time_seconds") <=
 	      (double)now_seconds() + 1);
 	CHECK(sample(text, "process_max_fds") > 0);
-	CHECK(sample(text, "berth_build_info{version=\"" BERTH_VERSION "\"}")
-	      == 1);
+	CHECK(sample(text, "berth_build_info{version=\"" BERTH_VERSION "\"}") ==
+	      1);
 	free(text);
 
 	fd = open("/dev/null", O_RDONLY);

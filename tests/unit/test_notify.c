@@ -33,7 +33,7 @@
 struct receiver {
 	uint16_t port;
 	int listen_fd;
-	int status;		/* what to answer */
+	int status; /* what to answer */
 	int stop;
 	pthread_t thread;
 	pthread_t conns[MAX_CONNS];
@@ -102,13 +102,15 @@ static int serve_one(struct receiver *r, int fd, struct buf *in)
 	status = r->status;
 	if (status < 300 && r->nbodies < MAX_BODIES) {
 		r->headers[r->nbodies] = xstrndup(in->data, (size_t)hlen);
-		r->bodies[r->nbodies++] = xstrndup(in->data + hlen,
-						   (size_t)blen);
+		r->bodies[r->nbodies++] =
+			xstrndup(in->data + hlen, (size_t)blen);
 	}
 	pthread_mutex_unlock(&r->lock);
 
-	snprintf(answer, sizeof(answer), "HTTP/1.1 %d X\r\n"
-		 "Content-Length: 0\r\n\r\n", status);
+	snprintf(answer, sizeof(answer),
+		 "HTTP/1.1 %d X\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 status);
 	if (write(fd, answer, strlen(answer)) < 0)
 		return -1;
 	memmove(in->data, in->data + hlen + blen, in->len - hlen - blen);
@@ -298,7 +300,8 @@ static struct config *config_for(const char *root, uint16_t port,
 		"      url: http://127.0.0.1:%u/events\n"
 		"      headers:\n        Authorization: [Bearer s3cret]\n"
 		"      timeout: 2s\n      threshold: 2\n      backoff: 50ms\n"
-		"%s", root, port, extra ? extra : "");
+		"%s",
+		root, port, extra ? extra : "");
 	struct config *c = parse(yaml, err);
 
 	if (!c)
@@ -341,8 +344,8 @@ static char *sizes_received(struct receiver *r)
 
 	buf_add(&b, "", 0);
 	json_array_foreach(all, i, ev) {
-		json_t *size = json_object_get(json_object_get(ev, "target"),
-					       "size");
+		json_t *size =
+			json_object_get(json_object_get(ev, "target"), "size");
 
 		buf_addf(&b, "%s%lld", i ? "," : "",
 			 (long long)json_integer_value(size));
@@ -377,7 +380,8 @@ static void test_config_endpoints(void)
 		"      ignore:\n        mediatypes: [text/plain]\n"
 		"        actions: [pull, mount]\n"
 		"    - name: other\n      url: http://127.0.0.1:1/x\n"
-		"      disabled: true\n", err);
+		"      disabled: true\n",
+		err);
 
 	CHECK(c != NULL);
 	if (!c) {
@@ -517,8 +521,10 @@ static void test_envelope_as_received(void)
 	CHECK_STR(json_string_value(json_object_get(req, "useragent")),
 		  "test/1.0");
 	CHECK(strlen(json_string_value(json_object_get(req, "id"))) == 36);
-	CHECK_STR(json_string_value(json_object_get(
-			  json_object_get(ev, "actor"), "name")), "alice");
+	CHECK_STR(json_string_value(
+			  json_object_get(json_object_get(ev, "actor"),
+					  "name")),
+		  "alice");
 	CHECK(strstr(json_string_value(json_object_get(
 			     json_object_get(ev, "source"), "addr")),
 		     ":5000") != NULL);
@@ -528,12 +534,12 @@ static void test_envelope_as_received(void)
 	headers = r.nbodies ? r.headers[0] : "";
 	CHECK(strncmp(headers, "POST /events HTTP/1.1\r\n", 23) == 0);
 	CHECK(strcasestr(headers, "\r\nContent-Type: " NOTIFY_ENVELOPE_TYPE
-			 "\r\n") != NULL);
+				  "\r\n") != NULL);
 	CHECK(strcasestr(headers, "\r\nAuthorization: Bearer s3cret\r\n") !=
 	      NULL);
 	pthread_mutex_unlock(&r.lock);
 	for (int i = 0; i < 200 && notify_pending(n); i++)
-		usleep(10000);	/* acknowledged once the answer is read */
+		usleep(10000); /* acknowledged once the answer is read */
 	CHECK(notify_pending(n) == 0);
 out:
 	notify_close(n);
@@ -551,11 +557,15 @@ static void test_delete_and_mount_targets(void)
 	struct config *c;
 	struct notify *n = NULL;
 	struct notify_target del = {
-		.repository = "a/b", .digest = "sha256:ff", .is_manifest = true,
+		.repository = "a/b",
+		.digest = "sha256:ff",
+		.is_manifest = true,
 	};
 	struct notify_target mount = {
-		.repository = "c/d", .digest = "sha256:ee",
-		.media_type = "application/octet-stream", .size = 9,
+		.repository = "c/d",
+		.digest = "sha256:ee",
+		.media_type = "application/octet-stream",
+		.size = 9,
 		.from_repository = "a/b",
 	};
 	json_t *all, *t0, *t1;
@@ -573,13 +583,15 @@ static void test_delete_and_mount_targets(void)
 	all = received_events(&r);
 	t0 = json_object_get(json_array_get(all, 0), "target");
 	t1 = json_object_get(json_array_get(all, 1), "target");
-	CHECK_STR(json_string_value(json_object_get(json_array_get(all, 0),
-						    "action")), "delete");
-	CHECK(json_object_size(t0) == 2);	/* digest and repository */
+	CHECK_STR(json_string_value(
+			  json_object_get(json_array_get(all, 0), "action")),
+		  "delete");
+	CHECK(json_object_size(t0) == 2); /* digest and repository */
 	CHECK_STR(json_string_value(json_object_get(t0, "digest")),
 		  "sha256:ff");
-	CHECK_STR(json_string_value(json_object_get(json_array_get(all, 1),
-						    "action")), "mount");
+	CHECK_STR(json_string_value(
+			  json_object_get(json_array_get(all, 1), "action")),
+		  "mount");
 	CHECK_STR(json_string_value(json_object_get(t1, "fromRepository")),
 		  "a/b");
 	CHECK_STR(json_string_value(json_object_get(t1, "url")),
@@ -601,8 +613,10 @@ static void test_ignored_events(void)
 	struct config *c;
 	struct notify *n = NULL;
 	struct notify_target blob = {
-		.repository = "x", .digest = "sha256:aa",
-		.media_type = "application/octet-stream", .size = 3,
+		.repository = "x",
+		.digest = "sha256:aa",
+		.media_type = "application/octet-stream",
+		.size = 3,
 	};
 
 	receiver_init(&r);
@@ -641,7 +655,7 @@ static void test_receiver_down_then_up(void)
 	receiver_init(&r);
 	CHECK(receiver_start(&r, 0) == 0);
 	port = r.port;
-	receiver_stop(&r);	/* nobody listens now */
+	receiver_stop(&r); /* nobody listens now */
 
 	c = config_for(root, port, NULL);
 	CHECK(c && notify_open(c, &n) == 0);
@@ -649,7 +663,7 @@ static void test_receiver_down_then_up(void)
 		goto out;
 	for (int i = 0; i < 20; i++)
 		CHECK(push_manifest(n, "r", NULL, i) == 0);
-	usleep(300000);	/* several tries, two backoffs */
+	usleep(300000); /* several tries, two backoffs */
 	CHECK(notify_pending(n) == 20);
 
 	CHECK(receiver_start(&r, port) == 0);
@@ -690,11 +704,11 @@ static void test_failing_receiver_is_retried(void)
 	if (!n)
 		goto out;
 	CHECK(push_manifest(n, "r", NULL, 0) == 0);
-	for (int i = 0; i < 500; i++) {	/* until a try has failed */
+	for (int i = 0; i < 500; i++) { /* until a try has failed */
 		buf_reset(&text);
 		metrics_render(&text);
 		if (!strstr(text.data, "berth_notifications_failures_total{"
-			    "endpoint=\"hook\"} 0\n"))
+				       "endpoint=\"hook\"} 0\n"))
 			break;
 		usleep(10000);
 	}
@@ -704,9 +718,9 @@ static void test_failing_receiver_is_retried(void)
 	buf_reset(&text);
 	metrics_render(&text);
 	CHECK(strstr(text.data, "berth_notifications_pending{endpoint=\"hook\"}"
-		     " 1\n") != NULL);
+				" 1\n") != NULL);
 	CHECK(strstr(text.data, "berth_notifications_failures_total{endpoint="
-		     "\"hook\"} 0\n") == NULL);
+				"\"hook\"} 0\n") == NULL);
 	buf_reset(&text);
 
 	set_status(&r, 200);
@@ -715,9 +729,9 @@ static void test_failing_receiver_is_retried(void)
 		usleep(10000);
 	metrics_render(&text);
 	CHECK(strstr(text.data, "berth_notifications_delivered_total{endpoint="
-		     "\"hook\"} 1\n") != NULL);
+				"\"hook\"} 1\n") != NULL);
 	CHECK(strstr(text.data, "berth_notifications_pending{endpoint="
-		     "\"hook\"} 0\n") != NULL);
+				"\"hook\"} 0\n") != NULL);
 out:
 	buf_free(&text);
 	notify_close(n);
@@ -751,7 +765,7 @@ static void test_restart_loses_nothing(void)
 
 	for (int i = 5; i < 15; i++)
 		CHECK(push_manifest(n, "r", NULL, i) == 0);
-	notify_close(n);	/* berth stops with ten events queued */
+	notify_close(n); /* berth stops with ten events queued */
 	n = NULL;
 
 	CHECK(receiver_start(&r, port) == 0);
@@ -787,7 +801,8 @@ static void test_reload_adds_and_removes(void)
 	CHECK(receiver_start(&a, 0) == 0);
 	CHECK(receiver_start(&b, 0) == 0);
 	extra = xasprintf("    - name: second hook/x\n"
-			  "      url: http://127.0.0.1:%u/b\n", b.port);
+			  "      url: http://127.0.0.1:%u/b\n",
+			  b.port);
 	c1 = config_for(root, a.port, NULL);
 	c2 = config_for(root, a.port, extra);
 	CHECK(c1 && c2 && notify_open(c1, &n) == 0);
@@ -823,7 +838,8 @@ static void test_no_endpoints(void)
 {
 	char err[ERRLEN];
 	struct config *c = parse("storage:\n  filesystem:\n"
-				 "    rootdirectory: /nonexistent/x\n", err);
+				 "    rootdirectory: /nonexistent/x\n",
+				 err);
 	struct notify *n = NULL;
 	struct notify_target t = {.repository = "r", .digest = "sha256:a"};
 

@@ -128,12 +128,18 @@ static void test_name_length(void)
 static void test_tags(void)
 {
 	static const char *const good[] = {
-		"latest", "v1.2.3", "1", "_", "_private", "A", "V1-rc.2_x",
-		"sha256-abc.sig", "a...b", "a---", "0.0.0-alpha",
+		"latest",   "v1.2.3", "1",	     "_",
+		"_private", "A",      "V1-rc.2_x",   "sha256-abc.sig",
+		"a...b",    "a---",   "0.0.0-alpha",
 	};
 	static const char *const bad[] = {
-		"", ".", "-", ".hidden", "-rc", "a/b", "a:b", "a b", "tag\n",
-		"t@g", "t%20", "..", "a+b", "\xc3\xa9t\xc3\xa9",
+		"",	      ".",
+		"-",	      ".hidden",
+		"-rc",	      "a/b",
+		"a:b",	      "a b",
+		"tag\n",      "t@g",
+		"t%20",	      "..",
+		"a+b",	      "\xc3\xa9t\xc3\xa9",
 		"sha256:abc",
 	};
 	char *s;
@@ -167,8 +173,18 @@ static void test_tags(void)
 static void test_u64(void)
 {
 	static const char *const bad[] = {
-		"", "-1", "+1", " 1", "1 ", "1a", "0x10", "1.5", "1e3",
-		"18446744073709551616", "99999999999999999999999", "-0",
+		"",
+		"-1",
+		"+1",
+		" 1",
+		"1 ",
+		"1a",
+		"0x10",
+		"1.5",
+		"1e3",
+		"18446744073709551616",
+		"99999999999999999999999",
+		"-0",
 	};
 	uint64_t v = 7;
 
@@ -266,8 +282,8 @@ static void test_range(void)
 			ok = first == 12345 && last == 12345;
 		if (!ok) {
 			printf("  \"%s\" size %llu: rc %d first %llu last "
-			       "%llu\n", c->header,
-			       (unsigned long long)c->size, rc,
+			       "%llu\n",
+			       c->header, (unsigned long long)c->size, rc,
 			       (unsigned long long)first,
 			       (unsigned long long)last);
 			CHECK(0);
@@ -295,8 +311,8 @@ static void test_content_range(void)
 		{"-5", 0, -1, 0, 0},
 		{"5-4", 0, -1, 0, 0},
 		{"0-99999999999999999999999", 0, -1, 0, 0},
-		{"99999999999999999999999-99999999999999999999999", 0, -1,
-		 0, 0},
+		{"99999999999999999999999-99999999999999999999999", 0, -1, 0,
+		 0},
 		{"0-18446744073709551616", 0, -1, 0, 0},
 		{"+0-5", 0, -1, 0, 0},
 		{"0-+5", 0, -1, 0, 0},

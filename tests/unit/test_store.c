@@ -76,8 +76,8 @@ static bool get_is(const char *key, const char *want)
 	struct buf b = BUF_INIT;
 	bool ok;
 
-	ok = st->ops->get(st, key, 1 << 20, &b) == 0 && b.len == strlen(want)
-	     && memcmp(b.data, want, b.len) == 0;
+	ok = st->ops->get(st, key, 1 << 20, &b) == 0 && b.len == strlen(want) &&
+	     memcmp(b.data, want, b.len) == 0;
 	buf_free(&b);
 	return ok;
 }
@@ -344,9 +344,9 @@ static void test_list(void)
 static void test_invalid_keys(void)
 {
 	const char *bad[] = {
-		"", "/", "/abs", "trail/", "a//b", ".", "..", "../escape",
-		"a/../../escape", "a/./b", "a/..", "./a", ".tmp-1-2-3",
-		"a/.tmp-x",
+		"",	"/",   "/abs",	     "trail/",	       "a//b",
+		".",	"..",  "../escape",  "a/../../escape", "a/./b",
+		"a/..", "./a", ".tmp-1-2-3", "a/.tmp-x",
 	};
 	struct store_reader *r = NULL;
 	struct store_writer *w = NULL;
