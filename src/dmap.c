@@ -12,15 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RAW_MAX (DIGEST_MAX_HEX / 2)
-
-struct dkey {
-	uint8_t alg;
-	uint8_t raw[RAW_MAX];
-};
 
 struct dmap {
-	struct dkey *keys;  /* by number */
+	struct dmap_key *keys;  /* by number */
 	size_t count;
 	size_t keys_cap;
 	uint32_t *slots;    /* number + 1, or 0 for a free slot */
@@ -32,8 +26,39 @@ static int hexval(char c)
 	return c <= '9' ? c - '0' : c - 'a' + 10;
 }
 
+/* Lowercase hex digits' values plus one; 0 for any other byte. */
+static const uint8_t hexdigits[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
+/*
+ * Called for every name a collection lists, hundreds of thousands of
+ * times, hence the table and one check of all digits at the end.
+ */
+bool dmap_key_from_hex(enum digest_alg alg, const char *hex, size_t len,
+		       struct dmap_key *k)
+{
+	const unsigned char *h = (const unsigned char *)hex;
+	size_t n = alg == DIGEST_SHA512 ? 64 : 32;
+	unsigned bad = 0;
+
+	if (len != 2 * n)
+		return false;
+	k->alg = (uint8_t)alg;
+	for (size_t i = 0; i < n; i++) {
+		unsigned hi = hexdigits[h[2 * i]], lo = hexdigits[h[2 * i + 1]];
+
+		bad |= !hi | !lo;
+		k->raw[i] = (uint8_t)((hi - 1) << 4 | ((lo - 1) & 15));
+	}
+	memset(k->raw + n, 0, sizeof(k->raw) - n);
+	return !bad;
+}
+
 /* Packs d into k.  Digests are validated lowercase hex (digest.h). */
-static void dkey_of(const struct digest *d, struct dkey *k)
+static void dkey_of(const struct digest *d, struct dmap_key *k)
 {
 	size_t n = strlen(d->hex) / 2;
 
@@ -44,7 +69,15 @@ static void dkey_of(const struct digest *d, struct dkey *k)
 				      hexval(d->hex[2 * i + 1]));
 }
 
-static uint64_t dkey_hash(const struct dkey *k)
+static bool dkey_equal(const struct dmap_key *a, const struct dmap_key *b)
+{
+	/* The first bytes almost always differ; compare them first. */
+	if (memcmp(a->raw, b->raw, 8) != 0)
+		return false;
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static uint64_t dkey_hash(const struct dmap_key *k)
 {
 	uint64_t h;
 
@@ -71,13 +104,12 @@ void dmap_free(struct dmap *m)
 }
 
 /* The slot holding k, or the free slot where it would go. */
-static size_t dmap_slot(const struct dmap *m, const struct dkey *k)
+static size_t dmap_slot(const struct dmap *m, const struct dmap_key *k)
 {
 	size_t mask = m->cap - 1;
 	size_t i = (size_t)dkey_hash(k) & mask;
 
-	while (m->slots[i] &&
-	       memcmp(&m->keys[m->slots[i] - 1], k, sizeof(*k)) != 0)
+	while (m->slots[i] && !dkey_equal(&m->keys[m->slots[i] - 1], k))
 		i = (i + 1) & mask;
 	return i;
 }
@@ -98,11 +130,18 @@ static void dmap_grow(struct dmap *m)
 
 uint32_t dmap_add(struct dmap *m, const struct digest *d, bool *added)
 {
-	struct dkey k;
-	size_t i;
+	struct dmap_key k;
 
 	dkey_of(d, &k);
-	i = dmap_slot(m, &k);
+	return dmap_add_key(m, &k, added);
+}
+
+uint32_t dmap_add_key(struct dmap *m, const struct dmap_key *key,
+		      bool *added)
+{
+	struct dmap_key k = *key;
+	size_t i = dmap_slot(m, &k);
+
 	if (m->slots[i]) {
 		if (added)
 			*added = false;
@@ -124,7 +163,7 @@ uint32_t dmap_add(struct dmap *m, const struct digest *d, bool *added)
 
 uint32_t dmap_find(const struct dmap *m, const struct digest *d)
 {
-	struct dkey k;
+	struct dmap_key k;
 	size_t i;
 
 	dkey_of(d, &k);
@@ -140,7 +179,7 @@ size_t dmap_count(const struct dmap *m)
 void dmap_digest(const struct dmap *m, uint32_t i, struct digest *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	const struct dkey *k = &m->keys[i];
+	const struct dmap_key *k = &m->keys[i];
 	size_t n = k->alg == DIGEST_SHA512 ? 64 : 32;
 
 	out->alg = (enum digest_alg)k->alg;

@@ -23,6 +23,23 @@
 
 struct dmap;
 
+/* A digest packed as a dmap keeps it: the algorithm and raw bytes. */
+struct dmap_key {
+	uint8_t alg;
+	uint8_t raw[DIGEST_MAX_HEX / 2];
+};
+
+/*
+ * Packs hex, the encoded part of a digest of algorithm alg, into k.
+ * Returns false unless it is exactly the algorithm's length of
+ * lowercase hex: what a valid directory name or digest holds.
+ */
+bool dmap_key_from_hex(enum digest_alg alg, const char *hex, size_t len,
+		       struct dmap_key *k);
+/* dmap_add for a packed digest. */
+uint32_t dmap_add_key(struct dmap *m, const struct dmap_key *k,
+		      bool *added);
+
 struct dmap *dmap_new(void);
 void dmap_free(struct dmap *m);
 

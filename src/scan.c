@@ -111,13 +111,13 @@ static void *grow(void *v, size_t n, size_t *cap, size_t size)
 	return xrealloc(v, *cap * size);
 }
 
-/* Numbers d, making room for facts about it.  Any thread may call it. */
-static uint32_t scan_id(struct scan *s, const struct digest *d)
+/* Numbers k, making room for facts about it.  Any thread may call it. */
+static uint32_t scan_key_id(struct scan *s, const struct dmap_key *k)
 {
 	uint32_t id;
 
 	pthread_mutex_lock(&s->id_lock);
-	id = dmap_add(s->digests, d, NULL);
+	id = dmap_add_key(s->digests, k, NULL);
 
 	if (id >= s->blobs_cap) {
 		size_t old = s->blobs_cap;
@@ -132,30 +132,27 @@ static uint32_t scan_id(struct scan *s, const struct digest *d)
 	return id;
 }
 
-/*
- * Builds the digest a directory name stands for.  Called for every name
- * the walk lists, so it checks the hex itself instead of formatting a
- * string for digest_parse.
- */
-static bool digest_from(const char *alg, const char *hex, struct digest *d)
+static uint32_t scan_id(struct scan *s, const struct digest *d)
 {
-	bool sha512 = alg[3] == '5';
-	size_t want = sha512 ? 128 : 64;
-	size_t n = 0;
+	struct dmap_key k;
 
-	for (; hex[n]; n++) {
-		char c = hex[n];
+	dmap_key_from_hex(d->alg, d->hex, strlen(d->hex), &k);
+	return scan_key_id(s, &k);
+}
 
-		if (n >= want || !((c >= '0' && c <= '9') ||
-				   (c >= 'a' && c <= 'f')))
-			return false;
-		d->hex[n] = c;
-	}
-	if (n != want)
-		return false;
-	d->hex[n] = '\0';
-	d->alg = sha512 ? DIGEST_SHA512 : DIGEST_SHA256;
-	return true;
+static enum digest_alg alg_of(const char *name)
+{
+	return name[3] == '5' ? DIGEST_SHA512 : DIGEST_SHA256;
+}
+
+/*
+ * Packs the digest a directory name stands for; alg is one of
+ * scan_algs.  Called for every name the walk lists, so it goes straight
+ * to the packed form a dmap keeps.
+ */
+static bool name_key(const char *alg, const char *hex, struct dmap_key *k)
+{
+	return dmap_key_from_hex(alg_of(alg), hex, strlen(hex), k);
 }
 
 /* Reads the digest in the link at key: 0, -ENOENT, -EINVAL or an error. */
@@ -179,7 +176,7 @@ static int read_link(struct walker *w, const char *key, struct digest *d)
  */
 struct blob_walk {
 	struct walker w;      /* w.s is NULL: the scan is not touched */
-	struct digest *found;
+	struct dmap_key *found;
 	size_t n, cap;
 };
 
@@ -189,7 +186,7 @@ static void list_blob(struct blob_walk *b, const char *alg, const char *hex)
 		b->cap = b->cap ? 2 * b->cap : 4096;
 		b->found = xrealloc(b->found, b->cap * sizeof(*b->found));
 	}
-	if (digest_from(alg, hex, &b->found[b->n]))
+	if (name_key(alg, hex, &b->found[b->n]))
 		b->n++;
 	else
 		log_debug("not a blob directory, ignored alg=%s name=%s", alg,
@@ -228,7 +225,7 @@ static void *scan_blobs(void *arg)
 static void number_blobs(struct scan *s, const struct blob_walk *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		uint32_t id = scan_id(s, &b->found[i]);
+		uint32_t id = scan_key_id(s, &b->found[i]);
 
 		s->blobs[id].listed = true;
 	}
@@ -261,11 +258,9 @@ static void add_array(struct scan *s, json_t *arr, const char *key,
 		add_id(s, v, n, json_string_value(json_object_get(item, key)));
 }
 
-static void add_ref(struct scan *s, struct scan_manifest *m,
-		    enum mref_kind kind, const struct digest *d)
+static void add_ref(struct scan_manifest *m, enum mref_kind kind,
+		    uint32_t id)
 {
-	uint32_t id = scan_id(s, d);
-
 	if (kind == MREF_SUBJECT) {
 		m->has_subject = true;
 		m->subject = id;
@@ -291,17 +286,13 @@ static void on_ref(void *arg, enum mref_kind kind, const char *text,
 		   size_t len)
 {
 	struct ref_sink *sink = arg;
-	char hex[DIGEST_MAX_HEX + 1];
-	struct digest d;
-	size_t n = len > 7 ? len - 7 : 0;
+	struct dmap_key k;
 
-	if (n == 0 || n > DIGEST_MAX_HEX || text[6] != ':' ||
+	if (len < 8 || text[6] != ':' ||
 	    (memcmp(text, "sha256", 6) && memcmp(text, "sha512", 6)))
 		return;
-	memcpy(hex, text + 7, n);
-	hex[n] = '\0';
-	if (digest_from(text[3] == '5' ? "sha512" : "sha256", hex, &d))
-		add_ref(sink->s, sink->m, kind, &d);
+	if (dmap_key_from_hex(alg_of(text), text + 7, len - 7, &k))
+		add_ref(sink->m, kind, scan_key_id(sink->s, &k));
 }
 
 static void forget_refs(struct scan_manifest *m)
@@ -418,10 +409,10 @@ static void scan_revisions(struct walker *w, const char *rkey,
 
 		list_names(w, dir, &l);
 		for (size_t i = 0; i < l.n && !w->err; i++) {
-			struct digest d;
+			struct dmap_key k;
 
-			if (digest_from(scan_algs[a], l.v[i], &d))
-				add_manifest(r, cap, scan_id(w->s, &d),
+			if (name_key(scan_algs[a], l.v[i], &k))
+				add_manifest(r, cap, scan_key_id(w->s, &k),
 					     SCAN_TIME_UNKNOWN, true);
 		}
 		names_free(&l);
@@ -494,13 +485,13 @@ static void scan_layers(struct walker *w, const char *rkey,
 
 		list_names(w, dir, &l);
 		for (size_t i = 0; i < l.n && !w->err; i++) {
-			struct digest d;
+			struct dmap_key k;
 
-			if (!digest_from(scan_algs[a], l.v[i], &d))
+			if (!name_key(scan_algs[a], l.v[i], &k))
 				continue;
 			r->layers = grow(r->layers, r->nlayers, &cap,
 					 sizeof(*r->layers));
-			r->layers[r->nlayers].id = scan_id(w->s, &d);
+			r->layers[r->nlayers].id = scan_key_id(w->s, &k);
 			r->layers[r->nlayers++].mtime = SCAN_TIME_UNKNOWN;
 		}
 		names_free(&l);
@@ -509,23 +500,23 @@ static void scan_layers(struct walker *w, const char *rkey,
 }
 
 static void add_referrer(struct walker *w, struct scan_repo *r,
-			 size_t *cap, const struct digest *subject,
-			 const char *alg, const char *hex)
+			 size_t *cap, uint32_t subject, const char *alg,
+			 const char *hex)
 {
-	struct digest d;
+	struct dmap_key k;
 
-	if (!digest_from(alg, hex, &d))
+	if (!name_key(alg, hex, &k))
 		return;
 	r->referrers = grow(r->referrers, r->nreferrers, cap,
 			    sizeof(*r->referrers));
-	r->referrers[r->nreferrers].subject = scan_id(w->s, subject);
-	r->referrers[r->nreferrers].referrer = scan_id(w->s, &d);
+	r->referrers[r->nreferrers].subject = subject;
+	r->referrers[r->nreferrers].referrer = scan_key_id(w->s, &k);
 	r->referrers[r->nreferrers++].mtime = SCAN_TIME_UNKNOWN;
 }
 
 /* _referrers/<alg>/<hex>/<alg>/<hex>/link: subject, then referrer. */
 static void scan_subject(struct walker *w, struct scan_repo *r, size_t *cap,
-			 const char *dir, const struct digest *subject)
+			 const char *dir, uint32_t subject)
 {
 	for (size_t a = 0; a < NALGS && !w->err; a++) {
 		char *key = xasprintf("%s/%s", dir, scan_algs[a]);
@@ -551,10 +542,11 @@ static void scan_referrers(struct walker *w, const char *rkey,
 		list_names(w, dir, &l);
 		for (size_t i = 0; i < l.n && !w->err; i++) {
 			char *sub = xasprintf("%s/%s", dir, l.v[i]);
-			struct digest subject;
+			struct dmap_key subject;
 
-			if (digest_from(scan_algs[a], l.v[i], &subject))
-				scan_subject(w, r, &cap, sub, &subject);
+			if (name_key(scan_algs[a], l.v[i], &subject))
+				scan_subject(w, r, &cap, sub,
+					     scan_key_id(w->s, &subject));
 			free(sub);
 		}
 		names_free(&l);
