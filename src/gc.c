@@ -687,7 +687,8 @@ static void sweep_blobs(struct gc_run *g)
 	for (uint32_t id = 0; id < g->nids; id++) {
 		const struct scan_blob *b = &g->s->blobs[id];
 
-		if (!b->listed || g->marked[id] || !scan_blob(g->s, id)->present)
+		if (!b->listed || g->marked[id] ||
+		    !scan_blob(g->s, id)->present)
 			continue;
 		if (blob_young(g, id)) {
 			g->stats->young++;

@@ -52,9 +52,9 @@ static void gccmd_usage(FILE *out)
 		"referrers of a\n"
 		"                         kept manifest)\n"
 		"  -q, --quiet            do not list what is marked\n"
-		"      --grace-period D   keep blobs newer than D (default: "
-		"the\n"
-		"                         configuration's gc.graceperiod, 1h)\n");
+		"      --grace-period D   keep blobs newer than D (default:\n"
+		"                         the configuration's gc.graceperiod,"
+		" 1h)\n");
 }
 
 static int parse_args(int argc, char **argv, struct gccmd *c)

@@ -263,7 +263,8 @@ static void log_gc(const struct gc_options *o, const struct gc_stats *s,
 	log_info("collection %s blobs=%zu freed=%llu manifests=%zu tags=%zu "
 		 "layerlinks=%zu repositories=%zu young=%zu held=%zu "
 		 "failed=%zu seconds=%.2f",
-		 o->dry_run ? "dry run done" : "done", s->count[GC_BLOB], (unsigned long long)s->freed,
+		 o->dry_run ? "dry run done" : "done", s->count[GC_BLOB],
+		 (unsigned long long)s->freed,
 		 s->count[GC_MANIFEST], s->count[GC_TAG],
 		 s->count[GC_LAYER_LINK], s->count[GC_REPOSITORY], s->young,
 		 s->held, s->failed, s->seconds);

@@ -117,7 +117,8 @@ static bool literal(struct walk *w)
 	for (int i = 0; i < 3; i++) {
 		size_t n = strlen(words[i]);
 
-		if ((size_t)(w->end - w->p) >= n && !memcmp(w->p, words[i], n)) {
+		if ((size_t)(w->end - w->p) >= n &&
+		    !memcmp(w->p, words[i], n)) {
 			w->p += n;
 			return true;
 		}
