@@ -111,8 +111,10 @@ static void test_match_is_linear(void)
 	char repo[256], pattern[256] = "";
 	double t0;
 
-	for (int i = 0; i < 127; i++)
-		memcpy(repo + 2 * i, "a/", 2);
+	for (int i = 0; i < 127; i++) {
+		repo[2 * i] = 'a';
+		repo[2 * i + 1] = '/';
+	}
 	strcpy(repo + 254, "b");
 	for (int i = 0; i < 40; i++)
 		strcat(pattern, "**/");
