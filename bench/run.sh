@@ -619,6 +619,20 @@ main() {
 		python3 "$BENCH_DIR/report.py" --strict "$WORK/results" \
 			>/dev/null || exit 2
 	fi
+	more_benches
+}
+
+# The figures other parts of berth answer for, each script printing its
+# own: logins against anonymous pulls, the web UI's pages on a large
+# store, and garbage collection against docker-registry's.
+more_benches() {
+	local b
+
+	for b in auth ui gc; do
+		echo
+		echo "== bench/$b.sh"
+		"$BENCH_DIR/$b.sh" || echo "bench/$b.sh failed" >&2
+	done
 }
 
 main "$@"
