@@ -649,20 +649,38 @@ struct sweeper {
 	atomic_size_t next;
 };
 
+/* Sweeps blob id unless it is gone or inside the grace period. */
+static void consider_blob(struct gc_run *g, uint32_t id)
+{
+	const struct scan_blob *b = scan_blob(g->s, id);
+
+	if (!b->present)
+		return;
+	if (blob_young(g, id)) {
+		pthread_mutex_lock(&g->report_lock);
+		g->stats->young++;
+		g->stats->young_bytes += b->size;
+		pthread_mutex_unlock(&g->report_lock);
+		return;
+	}
+	sweep_blob(g, id);
+}
+
 static void *sweep_worker(void *arg)
 {
 	struct sweeper *w = arg;
 	size_t i;
 
 	while ((i = atomic_fetch_add(&w->next, 1)) < w->n)
-		sweep_blob(w->g, w->ids[i]);
+		consider_blob(w->g, w->ids[i]);
 	return NULL;
 }
 
 /*
- * Deletes the blobs in ids on a few threads: deletions are independent
- * and each costs several system calls.  Under a guard they still take
- * its lock one at a time.
+ * Looks at and deletes the blobs in ids on a few threads: each costs
+ * several system calls and they are independent (a blob's facts and
+ * links are its own).  Under a guard deletions still take its lock one
+ * at a time.
  */
 static void sweep_parallel(struct gc_run *g, const uint32_t *ids, size_t n)
 {
@@ -670,7 +688,7 @@ static void sweep_parallel(struct gc_run *g, const uint32_t *ids, size_t n)
 	pthread_t t[GC_SWEEPERS];
 	size_t k = 0;
 
-	while (!g->o->dry_run && k < GC_SWEEPERS && n > 64 &&
+	while (k < GC_SWEEPERS && n > 64 &&
 	       pthread_create(&t[k], NULL, sweep_worker, &w) == 0)
 		k++;
 	sweep_worker(&w);
@@ -678,25 +696,15 @@ static void sweep_parallel(struct gc_run *g, const uint32_t *ids, size_t n)
 		pthread_join(t[--k], NULL);
 }
 
-/* Picks the unmarked blobs outside the grace period, then sweeps them. */
+/* Sweeps the unmarked blobs, those outside the grace period. */
 static void sweep_blobs(struct gc_run *g)
 {
 	uint32_t *ids = xcalloc(g->nids + 1, sizeof(*ids));
 	size_t n = 0;
 
-	for (uint32_t id = 0; id < g->nids; id++) {
-		const struct scan_blob *b = &g->s->blobs[id];
-
-		if (!b->listed || g->marked[id] ||
-		    !scan_blob(g->s, id)->present)
-			continue;
-		if (blob_young(g, id)) {
-			g->stats->young++;
-			g->stats->young_bytes += b->size;
-			continue;
-		}
-		ids[n++] = id;
-	}
+	for (uint32_t id = 0; id < g->nids; id++)
+		if (g->s->blobs[id].listed && !g->marked[id])
+			ids[n++] = id;
 	sweep_parallel(g, ids, n);
 	free(ids);
 }
@@ -980,19 +988,32 @@ static void run_free(struct gc_run *g)
 	pthread_mutex_destroy(&g->report_lock);
 }
 
+static double since_ms(uint64_t t0)
+{
+	return (double)(now_monotonic_ns() - t0) / 1e6;
+}
+
 static void collect(struct gc_run *g)
 {
+	uint64_t t0 = now_monotonic_ns();
+	double decided, swept;
+
 	apply_retention(g);
 	decide_manifests(g);
 	mark_all(g);
 	index_links(g);
+	decided = since_ms(t0);
 	sweep_blobs(g);
+	swept = since_ms(t0);
 	for (size_t i = 0; i < g->s->nrepos; i++) {
 		sweep_dangling(g, i);
 		sweep_referrers(g, i);
 	}
 	sweep_empty_dirs(g);
 	sweep_repos(g);
+	log_debug("collection phases decide_ms=%.1f sweep_ms=%.1f "
+		  "leftovers_ms=%.1f", decided, swept - decided,
+		  since_ms(t0) - swept);
 }
 
 bool gc_needs_tags(const struct gc_options *o)
@@ -1024,6 +1045,7 @@ int gc_run(struct store *st, const struct gc_options *o,
 	memset(stats, 0, sizeof(*stats));
 	gc_guard_begin(o->guard);
 	err = scan_store(st, &so, &s);
+	log_debug("collection scan err=%d ms=%.1f", err, since_ms(t0));
 	if (!err)
 		gc_collect(st, s, o, stats);
 	gc_guard_end(o->guard);

@@ -756,15 +756,18 @@ void scan_free(struct scan *s)
 	free(s);
 }
 
+/* Records an empty blob directory; collectors' threads may call it. */
 static void note_empty(struct scan *s, uint32_t id, const char *key)
 {
 	struct store_stat sst;
 
 	if (s->st->ops->stat(s->st, key, &sst) != 0)
 		return;
+	pthread_mutex_lock(&s->id_lock);
 	s->empty = xrealloc(s->empty, (s->nempty + 1) * sizeof(*s->empty));
 	s->empty[s->nempty].id = id;
 	s->empty[s->nempty++].mtime = sst.mtime;
+	pthread_mutex_unlock(&s->id_lock);
 }
 
 const struct scan_blob *scan_blob(struct scan *s, uint32_t id)

@@ -123,7 +123,8 @@ void scan_free(struct scan *s);
 /*
  * The facts about digest number id, statting its data the first time
  * (a listed blob without data is added to s->empty).  Blobs never
- * listed read as not present.
+ * listed read as not present.  Threads may ask about different blobs,
+ * and about the links of different blobs, at the same time.
  */
 const struct scan_blob *scan_blob(struct scan *s, uint32_t id);
 
