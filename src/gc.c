@@ -289,6 +289,12 @@ static void report(struct gc_run *g, enum gc_item kind, const char *repo,
 			  gc_item_name(kind), repo ? repo : "-", what);
 }
 
+static void changed(struct gc_run *g, const char *repo, const char *tag)
+{
+	if (g->o->on_change && !g->o->dry_run)
+		g->o->on_change(g->o->change_arg, repo, tag);
+}
+
 /* Removes key (a subtree); 0, or the error after logging it. */
 static int remove_key(struct gc_run *g, const char *key)
 {
@@ -362,8 +368,10 @@ static bool expire_tag(struct gc_run *g, struct scan_repo *r, size_t i)
 		index_remove_tag(g->o->index, r->name, t->name);
 out:
 	run_unlock(g);
-	if (err == 0)
+	if (err == 0) {
 		report(g, GC_TAG, r->name, t->name, 0);
+		changed(g, r->name, t->name);
+	}
 	free(name);
 	return gone;
 }
@@ -507,6 +515,7 @@ static void delete_untagged(struct gc_run *g, size_t i)
 		}
 		id_str(g, sm->id, s);
 		report(g, GC_MANIFEST, r->name, s, 0);
+		changed(g, r->name, NULL);
 	}
 	run_unlock(g);
 }
@@ -944,8 +953,10 @@ static void sweep_repos(struct gc_run *g)
 			gone = remove_repo(g, name);
 			run_unlock(g);
 		}
-		if (gone)
+		if (gone) {
 			report(g, GC_REPOSITORY, name, name, 0);
+			changed(g, name, NULL);
+		}
 	}
 }
 

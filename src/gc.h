@@ -92,6 +92,12 @@ enum gc_item {
 typedef void (*gc_item_fn)(void *arg, enum gc_item kind, const char *repo,
 			   const char *what, uint64_t bytes);
 
+/*
+ * Called after a real run removed a tag (tag set) or a manifest or a
+ * repository (tag NULL) of repo, for caches of what the store holds.
+ */
+typedef void (*gc_change_fn)(void *arg, const char *repo, const char *tag);
+
 /* Called per manifest and blob marked, for registry:2's verbose output. */
 typedef void (*gc_mark_fn)(void *arg, const char *repo, bool manifest,
 			   const char *digest);
@@ -107,6 +113,8 @@ struct gc_options {
 	gc_item_fn on_item;             /* may be NULL */
 	gc_mark_fn on_mark;             /* may be NULL */
 	void *arg;
+	gc_change_fn on_change;         /* may be NULL */
+	void *change_arg;
 };
 
 struct gc_stats {

@@ -67,6 +67,8 @@ struct lifecycle {
 	int64_t usage_dirty;      /* first deletion since a refresh, or 0 */
 	pthread_t maint_thread, scrub_thread;
 	bool maint_started, scrub_started;
+	void (*on_change)(void *, const char *, const char *);
+	void *change_arg;
 };
 
 /* ---- windows ---- */
@@ -210,7 +212,7 @@ static json_t *gc_report_json(const struct gc_options *o,
 
 /* ---- usage ---- */
 
-static void gc_policy(const struct lifecycle *lc, struct gc_options *o)
+static void gc_policy(struct lifecycle *lc, struct gc_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->delete_untagged = lc->cfg->gc_deleteuntagged;
@@ -218,6 +220,10 @@ static void gc_policy(const struct lifecycle *lc, struct gc_options *o)
 	o->retention = lc->retention;
 	o->guard = lc->guard;
 	o->index = lc->ix;
+	pthread_mutex_lock(&lc->lock);
+	o->on_change = lc->on_change;
+	o->change_arg = lc->change_arg;
+	pthread_mutex_unlock(&lc->lock);
 }
 
 /*
@@ -561,6 +567,16 @@ void lifecycle_stop(struct lifecycle *lc)
 	pthread_cond_destroy(&lc->wake);
 	pthread_mutex_destroy(&lc->lock);
 	free(lc);
+}
+
+void lifecycle_on_change(struct lifecycle *lc,
+			 void (*fn)(void *, const char *, const char *),
+			 void *arg)
+{
+	pthread_mutex_lock(&lc->lock);
+	lc->on_change = fn;
+	lc->change_arg = arg;
+	pthread_mutex_unlock(&lc->lock);
 }
 
 /* ---- hooks ---- */

@@ -45,6 +45,15 @@ struct lifecycle *lifecycle_start(const struct config *cfg,
 /* Stops the threads (ending a scrub early) and frees lc. */
 void lifecycle_stop(struct lifecycle *lc);
 
+/*
+ * Calls fn(arg, repo, tag) after a collection removed a tag (tag set)
+ * or a manifest or repository (tag NULL), as registry_on_change does
+ * for requests, so that caches of listings can forget them.
+ */
+void lifecycle_on_change(struct lifecycle *lc,
+			 void (*fn)(void *, const char *, const char *),
+			 void *arg);
+
 /* ---- hooks for the registry ---- */
 
 /*

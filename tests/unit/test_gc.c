@@ -310,6 +310,16 @@ static void test_dry_run_matches_run(void)
 	store_done();
 }
 
+static char changes[512];
+
+static void on_change(void *arg, const char *repo, const char *tag)
+{
+	size_t n = strlen(changes);
+
+	snprintf(changes + n, sizeof(changes) - n, "%s:%s ", repo,
+		 tag ? tag : "-");
+}
+
 /* Retention expires tags, which frees what only they kept. */
 static void test_retention_in_a_run(void)
 {
@@ -336,8 +346,11 @@ static void test_retention_in_a_run(void)
 	CHECK(retention_parse(j, &rt, err, sizeof(err)) == 0);
 	o.retention = rt;
 	o.index = ix;
+	o.on_change = on_change;
+	changes[0] = '\0';
 	CHECK(gc_run(st, &o, &stats) == 0);
 	CHECK(stats.count[GC_TAG] == 1);
+	CHECK_STR(changes, "ci/app:build-1 ci/app:- ");
 	CHECK(!tag_exists("ci/app", "build-1"));
 	CHECK(tag_exists("ci/app", "build-2"));
 	CHECK(!revision_exists("ci/app", &m1));
