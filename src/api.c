@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "http.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "manifest.h"
 #include "proxy.h"
@@ -44,6 +45,7 @@ struct api {
 	struct ratelimit *ratelimit; /* NULL: no limit */
 	struct notify *notify;
 	struct health *health;
+	struct lifecycle *lc;        /* NULL: no /admin/ endpoints */
 };
 
 static void emit(struct api *api, struct http_request *req,
@@ -1380,6 +1382,48 @@ static const char *unprefixed(struct api *api, const char *path)
 	return path + n;
 }
 
+static bool query_true(struct http_request *req, const char *name)
+{
+	const char *v = http_query(req, name);
+
+	return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+}
+
+/*
+ * /admin/gc, /admin/scrub and /admin/usage (lifecycle.h).
+ * NEEDSWORK: any logged-in user who may delete passes; only the
+ * access section's admins should.
+ */
+static void handle_admin(struct api *api, struct http_request *req,
+			 const char *what)
+{
+	struct lifecycle_request rq = {0};
+	struct http_response *res;
+	struct buf json = BUF_INIT;
+	struct route r = {ROUTE_BASE, false, "", ""};
+	int status;
+
+	if (!authorize(api, req, &r, "DELETE"))
+		return;
+	rq.method = http_method(req);
+	rq.what = what;
+	rq.dry_run = query_true(req, "dryrun");
+	rq.delete_untagged = query_true(req, "untagged");
+	rq.wait = query_true(req, "wait");
+	rq.repository = http_query(req, "repository");
+	status = lifecycle_admin(api->lc, &rq, &json);
+	res = response(status);
+	http_response_body(res, "application/json; charset=utf-8", json.data,
+			   json.len);
+	http_send(req, res);
+	buf_free(&json);
+}
+
+void api_set_lifecycle(struct api *api, struct lifecycle *lc)
+{
+	api->lc = lc;
+}
+
 void api_handle(void *arg, struct http_request *req)
 {
 	struct api *api = arg;
@@ -1387,6 +1431,10 @@ void api_handle(void *arg, struct http_request *req)
 	const char *path = unprefixed(api, http_path(req));
 	struct route r;
 
+	if (path && api->lc && !strncmp(path, "/admin/", 7)) {
+		handle_admin(api, req, path + 7);
+		return;
+	}
 	if (!path || strncmp(path, "/v2", 3) || (path[3] && path[3] != '/')) {
 		ui_handle(api->ui, req, access_of(api));
 		return;

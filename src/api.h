@@ -36,6 +36,10 @@ void api_set_ops(struct api *api, struct notify *n, struct health *h);
  */
 void api_swap(struct api *api, struct access **access, struct cors **cors);
 
+/* Serves /admin/gc, /admin/scrub and /admin/usage through lc. */
+struct lifecycle;
+void api_set_lifecycle(struct api *api, struct lifecycle *lc);
+
 /* The http_handler_fn for every request; arg is the struct api. */
 void api_handle(void *arg, struct http_request *req);
 

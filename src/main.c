@@ -17,7 +17,9 @@
 #include "health.h"
 #include "notify.h"
 #include "cors.h"
+#include "gccmd.h"
 #include "http.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "purge.h"
 #include "registry.h"
@@ -58,6 +60,7 @@ struct server {
 	struct health *health;
 	struct notify *notify;
 	struct debugsrv *debug;
+	struct lifecycle *lifecycle;
 	const char **headers;
 	struct retired *retired;
 };
@@ -71,6 +74,8 @@ static void usage(FILE *out)
 		"                       file, then REGISTRY_* variables)\n"
 		"  user add|passwd|del FILE NAME\n"
 		"                       keep an htpasswd file (bcrypt)\n"
+		"  garbage-collect [-d] [-m] [config.yml]\n"
+		"                       delete unreferenced blobs offline\n"
 		"  help                 show this text\n"
 		"  --version            print berth's version\n"
 		"\n"
@@ -158,11 +163,21 @@ static int server_open(struct server *s)
 	s->reg = registry_open(s->cfg, s->store);
 	if (!s->reg)
 		return -1;
+	s->lifecycle = lifecycle_start(s->cfg, s->store,
+				       registry_index(s->reg), err,
+				       sizeof(err));
+	if (!s->lifecycle) {
+		log_error("cannot start the storage lifecycle reason=\"%s\"",
+			  err);
+		return -1;
+	}
+	registry_set_lifecycle(s->reg, s->lifecycle);
 	s->cors = cors_new(s->cfg);
 	s->api = api_new(s->cfg, s->reg, s->access, s->cors);
 	s->sessions = sessions_new();
 	s->ui = ui_new(s->cfg, s->reg, s->sessions);
 	registry_on_change(s->reg, ui_on_change, s->ui);
+	lifecycle_on_change(s->lifecycle, ui_on_change, s->ui);
 	api_set_ui(s->api, s->ui, s->sessions);
 	s->health = health_new(s->store, 1000, !s->cfg->readonly);
 	if (!s->health || notify_open(s->cfg, &s->notify) != 0)
@@ -170,6 +185,7 @@ static int server_open(struct server *s)
 	api_set_ops(s->api, s->notify, s->health);
 	if (debugsrv_start(s->cfg, s->store, s->health, &s->debug) != 0)
 		return -1;
+	api_set_lifecycle(s->api, s->lifecycle);
 
 	s->headers = extra_headers(s->cfg);
 	opts.addr = s->cfg->http_addr;
@@ -297,6 +313,9 @@ static void server_close(struct server *s)
 	notify_close(s->notify);
 	health_free(s->health);
 	api_free(s->api);
+	if (s->reg)
+		registry_set_lifecycle(s->reg, NULL);
+	lifecycle_stop(s->lifecycle);  /* it may still tell the UI of changes */
 	ui_free(s->ui);
 	sessions_free(s->sessions);
 	registry_close(s->reg);
@@ -406,6 +425,8 @@ int main(int argc, char **argv)
 		return serve(argc > 2 ? argv[2] : NULL);
 	if (!strcmp(argv[1], "user"))
 		return usercmd_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "garbage-collect"))
+		return gccmd_main(argc - 1, argv + 1);
 
 	fprintf(stderr, "berth: unknown command \"%s\"\n\n", argv[1]);
 	usage(stderr);

@@ -10,6 +10,7 @@
 #include "registry.h"
 #include "config.h"
 #include "layout.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
 #include "manifest.h"
@@ -29,6 +30,7 @@ struct registry {
 	struct index *index;
 	void (*on_change)(void *, const char *, const char *);
 	void *on_change_arg;
+	struct lifecycle *lc;
 };
 
 static const struct {
@@ -107,6 +109,21 @@ static void changed(struct registry *reg, const char *repo, const char *tag)
 struct store *registry_store(struct registry *reg)
 {
 	return reg->store;
+}
+
+void registry_set_lifecycle(struct registry *reg, struct lifecycle *lc)
+{
+	reg->lc = lc;
+}
+
+struct lifecycle *registry_lifecycle(struct registry *reg)
+{
+	return reg->lc;
+}
+
+struct index *registry_index(struct registry *reg)
+{
+	return reg->index;
 }
 
 struct registry *registry_open(const struct config *cfg, struct store *st)
@@ -211,6 +228,7 @@ int registry_blob_stat(struct registry *reg, const char *repo,
 	char *key;
 	int err;
 
+	lifecycle_blob_reading(reg->lc, d);
 	if (blob_linked(reg, repo, d, e))
 		return -1;
 
@@ -233,6 +251,7 @@ int registry_blob_open(struct registry *reg, const char *repo,
 	char *key;
 	int err;
 
+	lifecycle_blob_reading(reg->lc, d);
 	if (blob_linked(reg, repo, d, e))
 		return -1;
 
@@ -263,6 +282,7 @@ int registry_blob_delete(struct registry *reg, const char *repo,
 	free(key);
 	if (err && err != -ENOENT)
 		return reg_fail_store(e, err, "delete blob link");
+	lifecycle_deleted(reg->lc, repo);
 	return 0;
 }
 
@@ -272,9 +292,12 @@ int registry_blob_mount(struct registry *reg, const char *repo,
 {
 	uint64_t size;
 
-	if (registry_blob_stat(reg, from, d, &size, e))
+	if (registry_blob_stat(reg, from, d, &size, e) ||
+	    lifecycle_blob_adding(reg->lc, repo, d, size, e) ||
+	    registry_link_blob(reg, repo, d, e))
 		return -1;
-	return registry_link_blob(reg, repo, d, e);
+	lifecycle_blob_added(reg->lc, repo, d, size);
+	return 0;
 }
 
 /* ---- manifests ---- */
@@ -512,7 +535,9 @@ int registry_manifest_put(struct registry *reg, const char *repo,
 			 "manifest digest does not match %s", reference);
 		goto out;
 	}
-	if (check_blobs(reg, repo, m, e) ||
+	if (lifecycle_manifest_adding(reg->lc, repo, tag, &out->digest, m, len,
+				      e) ||
+	    check_blobs(reg, repo, m, e) ||
 	    store_content(reg, &out->digest, data, len, e) ||
 	    link_referrer(reg, repo, m, &out->digest, e))
 		goto out;
@@ -527,6 +552,7 @@ int registry_manifest_put(struct registry *reg, const char *repo,
 	if (tag && tag_manifest(reg, repo, tag, &out->digest, e))
 		goto out;
 	index_add_repo(reg->index, repo);
+	lifecycle_manifest_added(reg->lc, repo, &out->digest, len);
 
 	out->has_subject = m->has_subject;
 	out->subject = m->subject;
@@ -609,7 +635,10 @@ int registry_manifest_delete(struct registry *reg, const char *repo,
 		if (!ref_valid_tag(reference))
 			return reg_fail(e, REG_MANIFEST_INVALID,
 					"invalid tag: %s", reference);
-		return delete_tag(reg, repo, reference, e);
+		if (delete_tag(reg, repo, reference, e))
+			return -1;
+		lifecycle_deleted(reg->lc, repo);
+		return 0;
 	}
 	if (resolve(reg, repo, reference, &d, e))
 		return -1;
@@ -624,6 +653,7 @@ int registry_manifest_delete(struct registry *reg, const char *repo,
 	free(key);
 	if (err && err != -ENOENT)
 		return reg_fail_store(e, err, "delete manifest revision");
+	lifecycle_deleted(reg->lc, repo);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "util.h"
 
 struct config;
+struct lifecycle;
 struct store;
 struct store_reader;
 struct registry;
@@ -161,11 +162,20 @@ int registry_referrers(struct registry *reg, const char *repo,
 		       const struct digest *subject, const char *artifact_type,
 		       struct buf *json, struct reg_error *e);
 
+/*
+ * Lets the storage lifecycle (lifecycle.h) see pushes and deletes; lc
+ * (not owned) must outlive the registry, or be unset with NULL first.
+ */
+void registry_set_lifecycle(struct registry *reg, struct lifecycle *lc);
+/* The listing index, kept current by whoever removes tags or repos. */
+struct index *registry_index(struct registry *reg);
+
 /* Shared by the registry's own files (registry.c, upload.c). */
 struct store *registry_store(struct registry *reg);
 void registry_on_change(struct registry *reg,
 			void (*fn)(void *, const char *, const char *),
 			void *arg);
+struct lifecycle *registry_lifecycle(struct registry *reg);
 int registry_link_blob(struct registry *reg, const char *repo,
 		       const struct digest *d, struct reg_error *e);
 

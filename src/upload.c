@@ -10,6 +10,7 @@
  */
 #include "hashpipe.h"
 #include "layout.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
 #include "registry.h"
@@ -137,6 +138,7 @@ int upload_start(struct registry *reg, const char *repo,
 
 	new_id(id);
 	format_rfc3339(now_seconds(), stamp);
+	lifecycle_repo_writing(registry_lifecycle(reg), repo);
 	key = layout_upload_startedat(repo, id);
 	err = st->ops->put(st, key, stamp, strlen(stamp));
 	free(key);
@@ -389,11 +391,19 @@ int upload_commit(struct upload *up, const struct digest *expected,
 		return -1;
 	}
 
+	if (lifecycle_blob_adding(registry_lifecycle(up->reg), up->repo,
+				  expected, up->writer->size, e)) {
+		remove_session(up->store, up->repo, up->id);
+		release(up, true);
+		return -1;
+	}
 	if (store_blob(up, expected, e) ||
 	    registry_link_blob(up->reg, up->repo, expected, e)) {
 		upload_abandon(up);
 		return -1;
 	}
+	lifecycle_blob_added(registry_lifecycle(up->reg), up->repo, expected,
+			     up->writer->size);
 	remove_session(up->store, up->repo, up->id);
 	release(up, true);
 	return 0;
