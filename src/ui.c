@@ -282,6 +282,36 @@ static void send_text(struct http_request *req, int status, const char *msg)
 	http_send(req, res);
 }
 
+/*
+ * Whether the client would take a page: browsers send an Accept naming
+ * text/html or any type; scripts and registry clients send none, or
+ * ask for JSON.
+ */
+static bool wants_html(struct http_request *req)
+{
+	const char *accept = http_header(req, "Accept");
+
+	return accept && (strstr(accept, "text/html") || strstr(accept, "*/*"));
+}
+
+/*
+ * A path that is neither the API nor the UI.  Browsers get the page,
+ * which says "not found" itself; other clients (scripts probing for
+ * /metrics or /v1/) get the registry's JSON error.
+ */
+static void send_not_found(struct http_request *req)
+{
+	static const char body[] =
+		"{\"errors\":[{\"code\":\"UNSUPPORTED\",\"message\":"
+		"\"no such endpoint: the registry API is under /v2/\"}]}";
+	struct http_response *res = http_response_new(404);
+
+	ui_security_headers(res);
+	http_response_body(res, "application/json; charset=utf-8", body,
+			   sizeof(body) - 1);
+	http_send(req, res);
+}
+
 /* Addresses the page's router shows; anything else is its "not found". */
 static bool is_page_route(const char *path)
 {
@@ -318,6 +348,10 @@ static void serve_static(struct ui *ui, struct http_request *req,
 		send_text(req, 404, "no such file in berth's web UI\n");
 		return;
 	}
+	if (!is_page_route(path) && !wants_html(req)) {
+		send_not_found(req);
+		return;
+	}
 	send_file(req, &ui->page, is_page_route(path) ? 200 : 404);
 }
 
@@ -327,7 +361,7 @@ void ui_handle(struct ui *ui, struct http_request *req, struct access *access)
 	const char *method = http_method(req);
 
 	if (!path || !ui->cfg->ui_enabled) {
-		send_text(req, 404, "not found\n");
+		send_not_found(req);
 		return;
 	}
 	if (!strcmp(path, "/ui/api") || !strncmp(path, "/ui/api/", 8)) {
