@@ -528,7 +528,7 @@ static const char *loggable(const char *s, char *out)
 {
 	size_t i;
 
-	for (i = 0; s[i] && i < 63; i++) {
+	for (i = 0; i < 63 && s[i]; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		out[i] = c > ' ' && c < 0x7f && c != '"' && c != '\\' &&

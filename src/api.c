@@ -45,7 +45,7 @@ struct api {
 	struct ratelimit *ratelimit; /* NULL: no limit */
 	struct notify *notify;
 	struct health *health;
-	struct lifecycle *lc;        /* NULL: no /admin/ endpoints */
+	struct lifecycle *lc; /* NULL: no /admin/ endpoints */
 };
 
 static void emit(struct api *api, struct http_request *req,

@@ -12,13 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 struct dmap {
-	struct dmap_key *keys;  /* by number */
+	struct dmap_key *keys; /* by number */
 	size_t count;
 	size_t keys_cap;
-	uint32_t *slots;    /* number + 1, or 0 for a free slot */
-	size_t cap;         /* a power of two */
+	uint32_t *slots; /* number + 1, or 0 for a free slot */
+	size_t cap;	 /* a power of two */
 };
 
 static int hexval(char c)
@@ -28,8 +27,8 @@ static int hexval(char c)
 
 /* Lowercase hex digits' values plus one; 0 for any other byte. */
 static const uint8_t hexdigits[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['0'] = 1,  ['1'] = 2,	['2'] = 3,  ['3'] = 4,	['4'] = 5,  ['5'] = 6,
+	['6'] = 7,  ['7'] = 8,	['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
 	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
 };
 
@@ -136,8 +135,7 @@ uint32_t dmap_add(struct dmap *m, const struct digest *d, bool *added)
 	return dmap_add_key(m, &k, added);
 }
 
-uint32_t dmap_add_key(struct dmap *m, const struct dmap_key *key,
-		      bool *added)
+uint32_t dmap_add_key(struct dmap *m, const struct dmap_key *key, bool *added)
 {
 	struct dmap_key k = *key;
 	size_t i = dmap_slot(m, &k);

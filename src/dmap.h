@@ -37,8 +37,7 @@ struct dmap_key {
 bool dmap_key_from_hex(enum digest_alg alg, const char *hex, size_t len,
 		       struct dmap_key *k);
 /* dmap_add for a packed digest. */
-uint32_t dmap_add_key(struct dmap *m, const struct dmap_key *k,
-		      bool *added);
+uint32_t dmap_add_key(struct dmap *m, const struct dmap_key *k, bool *added);
 
 struct dmap *dmap_new(void);
 void dmap_free(struct dmap *m);
@@ -61,11 +60,14 @@ void dmap_name_key(const char *kind, const char *name, struct digest *out);
 
 struct idset {
 	uint32_t *slots; /* value + 1, or 0 for a free slot */
-	size_t cap;      /* a power of two, or 0 */
+	size_t cap;	 /* a power of two, or 0 */
 	size_t count;
 };
 
-#define IDSET_INIT {NULL, 0, 0}
+#define IDSET_INIT                                                             \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 /* Adds id; returns true when it was not there yet. */
 bool idset_add(struct idset *s, uint32_t id);
@@ -73,8 +75,8 @@ bool idset_has(const struct idset *s, uint32_t id);
 void idset_free(struct idset *s);
 
 /* Loops over every id in the set, in no particular order. */
-#define IDSET_FOREACH(s, id)                                        \
-	for (size_t idset_i_ = 0; idset_i_ < (s)->cap; idset_i_++)  \
+#define IDSET_FOREACH(s, id)                                                   \
+	for (size_t idset_i_ = 0; idset_i_ < (s)->cap; idset_i_++)             \
 		if (((id) = (s)->slots[idset_i_]) != 0 && ((id)--, 1))
 
 #endif

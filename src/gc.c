@@ -39,7 +39,7 @@
 
 struct guard_gen {
 	struct dmap *keys;
-	int64_t *times;  /* by key number */
+	int64_t *times; /* by key number */
 	size_t cap;
 	int64_t started;
 };
@@ -47,7 +47,7 @@ struct guard_gen {
 struct gc_guard {
 	pthread_mutex_t lock;
 	int64_t window;
-	int active;      /* runs in progress: no generation is dropped */
+	int active; /* runs in progress: no generation is dropped */
 	struct guard_gen cur, prev;
 };
 
@@ -64,8 +64,7 @@ static void gen_clear(struct guard_gen *g)
 	free(g->times);
 }
 
-static void gen_put(struct guard_gen *g, const struct digest *key,
-		    int64_t t)
+static void gen_put(struct guard_gen *g, const struct digest *key, int64_t t)
 {
 	uint32_t i = dmap_add(g->keys, key, NULL);
 
@@ -151,8 +150,7 @@ void gc_guard_hold_repo(struct gc_guard *g, const char *repo)
 	free(name);
 }
 
-void gc_guard_hold_tag(struct gc_guard *g, const char *repo,
-		       const char *tag)
+void gc_guard_hold_tag(struct gc_guard *g, const char *repo, const char *tag)
 {
 	char *name;
 	struct digest key;
@@ -209,14 +207,14 @@ void gc_guard_end(struct gc_guard *g)
 
 struct repo_state {
 	bool *tag_gone;
-	bool *kept;          /* per manifest */
+	bool *kept; /* per manifest */
 	bool *layer_gone;
-	bool policy;         /* untagged manifests are deleted here */
+	bool policy; /* untagged manifests are deleted here */
 };
 
 struct link_ref {
 	uint32_t repo, layer;
-	uint32_t next;       /* 1 + index of the next link of the blob */
+	uint32_t next; /* 1 + index of the next link of the blob */
 };
 
 struct gc_run {
@@ -224,15 +222,15 @@ struct gc_run {
 	struct scan *s;
 	const struct gc_options *o;
 	struct gc_stats *stats;
-	int64_t young;       /* mtime at or after: inside the grace period */
-	int64_t since;       /* holds at or after: a request may need it */
+	int64_t young; /* mtime at or after: inside the grace period */
+	int64_t since; /* holds at or after: a request may need it */
 	size_t nids;
 	struct repo_state *rs;
-	uint8_t *marked;     /* by digest number */
-	int32_t *where;      /* manifest index in the current repo, or -1 */
-	uint32_t *first;     /* by digest number: 1 + first link, or 0 */
+	uint8_t *marked; /* by digest number */
+	int32_t *where;	 /* manifest index in the current repo, or -1 */
+	uint32_t *first; /* by digest number: 1 + first link, or 0 */
 	struct link_ref *links;
-	pthread_mutex_t report_lock;  /* stats and on_item, for sweepers */
+	pthread_mutex_t report_lock; /* stats and on_item, for sweepers */
 };
 
 static void run_lock(struct gc_run *g)
@@ -258,7 +256,7 @@ static bool held_id(struct gc_run *g, uint32_t id)
 	dmap_digest(g->s->digests, id, &d);
 	if (!held_key(g, &d))
 		return false;
-	g->stats->held++;  /* under the guard's lock, like every caller */
+	g->stats->held++; /* under the guard's lock, like every caller */
 	return true;
 }
 
@@ -472,8 +470,8 @@ static bool delete_manifest(struct gc_run *g, const struct scan_repo *r,
 		return false;
 
 	for (size_t t = 0; t < r->ntags; t++) {
-		key = dir_of(layout_tag_index_link(r->name, r->tags[t].name,
-						   &d));
+		key = dir_of(
+			layout_tag_index_link(r->name, r->tags[t].name, &d));
 		remove_key(g, key);
 		free(key);
 	}
@@ -535,8 +533,7 @@ static void decide_manifests(struct gc_run *g)
 
 /* ---- 4. marking ---- */
 
-static void mark(struct gc_run *g, const char *repo, uint32_t id,
-		 bool manifest)
+static void mark(struct gc_run *g, const char *repo, uint32_t id, bool manifest)
 {
 	char s[DIGEST_MAX_STR + 1];
 
@@ -823,7 +820,8 @@ static void sweep_empty_dirs(struct gc_run *g)
 		run_lock(g);
 		if (!g->o->dry_run)
 			err = held_id(g, e->id) || blob_present_now(g, &d)
-				      ? -EBUSY : remove_key(g, key);
+				      ? -EBUSY
+				      : remove_key(g, key);
 		run_unlock(g);
 		if (err == 0)
 			report(g, GC_EMPTY_DIR, NULL, s, 0);
@@ -876,8 +874,10 @@ static long entries(struct gc_run *g, const char *key)
 static bool repo_still_empty(struct gc_run *g, const char *rkey)
 {
 	static const char *const parts[] = {
-		"_manifests/tags", "_manifests/revisions/sha256",
-		"_manifests/revisions/sha512", "_uploads",
+		"_manifests/tags",
+		"_manifests/revisions/sha256",
+		"_manifests/revisions/sha512",
+		"_uploads",
 	};
 
 	for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) {
@@ -915,7 +915,10 @@ static void remove_parents(struct gc_run *g, const char *repo)
 static bool remove_repo(struct gc_run *g, const char *repo)
 {
 	static const char *const parts[] = {
-		"_manifests", "_layers", "_referrers", "_uploads",
+		"_manifests",
+		"_layers",
+		"_referrers",
+		"_uploads",
 	};
 	char *rkey = layout_repo(repo);
 	bool gone = false;
@@ -1023,8 +1026,8 @@ static void collect(struct gc_run *g)
 	sweep_empty_dirs(g);
 	sweep_repos(g);
 	log_debug("collection phases decide_ms=%.1f sweep_ms=%.1f "
-		  "leftovers_ms=%.1f", decided, swept - decided,
-		  since_ms(t0) - swept);
+		  "leftovers_ms=%.1f",
+		  decided, swept - decided, since_ms(t0) - swept);
 }
 
 bool gc_needs_tags(const struct gc_options *o)
@@ -1032,8 +1035,8 @@ bool gc_needs_tags(const struct gc_options *o)
 	return o->delete_untagged || retention_count(o->retention) > 0;
 }
 
-void gc_collect(struct store *st, struct scan *s,
-		const struct gc_options *opts, struct gc_stats *stats)
+void gc_collect(struct store *st, struct scan *s, const struct gc_options *opts,
+		struct gc_stats *stats)
 {
 	struct gc_options o = *opts;
 	struct gc_run g;
@@ -1045,8 +1048,7 @@ void gc_collect(struct store *st, struct scan *s,
 	run_free(&g);
 }
 
-int gc_run(struct store *st, const struct gc_options *o,
-	   struct gc_stats *stats)
+int gc_run(struct store *st, const struct gc_options *o, struct gc_stats *stats)
 {
 	uint64_t t0 = now_monotonic_ns();
 	struct scan_options so = {gc_needs_tags(o)};

@@ -64,8 +64,7 @@ void gc_guard_free(struct gc_guard *g);
  */
 void gc_guard_hold_digest(struct gc_guard *g, const struct digest *d);
 void gc_guard_hold_repo(struct gc_guard *g, const char *repo);
-void gc_guard_hold_tag(struct gc_guard *g, const char *repo,
-		       const char *tag);
+void gc_guard_hold_tag(struct gc_guard *g, const char *repo, const char *tag);
 
 /*
  * Bracket a pass that asks about holds back to its own start (a scan
@@ -78,13 +77,13 @@ void gc_guard_end(struct gc_guard *g);
 /* ---- a collection ---- */
 
 enum gc_item {
-	GC_TAG,          /* a tag the retention rules expire */
-	GC_MANIFEST,     /* an untagged manifest */
-	GC_BLOB,         /* a blob no kept manifest references */
-	GC_LAYER_LINK,   /* a repository's link to a collected blob */
-	GC_REFERRER,     /* a referrer link to a deleted manifest */
-	GC_EMPTY_DIR,    /* a blob directory without data */
-	GC_REPOSITORY,   /* a repository left empty */
+	GC_TAG,	       /* a tag the retention rules expire */
+	GC_MANIFEST,   /* an untagged manifest */
+	GC_BLOB,       /* a blob no kept manifest references */
+	GC_LAYER_LINK, /* a repository's link to a collected blob */
+	GC_REFERRER,   /* a referrer link to a deleted manifest */
+	GC_EMPTY_DIR,  /* a blob directory without data */
+	GC_REPOSITORY, /* a repository left empty */
 	GC_ITEM_KINDS
 };
 
@@ -105,27 +104,27 @@ typedef void (*gc_mark_fn)(void *arg, const char *repo, bool manifest,
 struct gc_options {
 	bool dry_run;
 	bool delete_untagged;
-	int64_t grace;                  /* seconds */
-	int64_t now;                    /* 0: the clock */
+	int64_t grace;			   /* seconds */
+	int64_t now;			   /* 0: the clock */
 	const struct retention *retention; /* NULL: no rules */
-	struct gc_guard *guard;         /* NULL offline */
-	struct index *index;            /* told of removals, or NULL */
-	gc_item_fn on_item;             /* may be NULL */
-	gc_mark_fn on_mark;             /* may be NULL */
+	struct gc_guard *guard;		   /* NULL offline */
+	struct index *index;		   /* told of removals, or NULL */
+	gc_item_fn on_item;		   /* may be NULL */
+	gc_mark_fn on_mark;		   /* may be NULL */
 	void *arg;
-	gc_change_fn on_change;         /* may be NULL */
+	gc_change_fn on_change; /* may be NULL */
 	void *change_arg;
 };
 
 struct gc_stats {
-	size_t blobs;            /* blobs in the store when scanned */
-	size_t marked;           /* blobs and manifests referenced */
+	size_t blobs;		     /* blobs in the store when scanned */
+	size_t marked;		     /* blobs and manifests referenced */
 	size_t count[GC_ITEM_KINDS]; /* deleted, or to delete if dry */
-	uint64_t freed;          /* bytes of the blobs in count[GC_BLOB] */
-	size_t young;            /* unreferenced, inside the grace period */
+	uint64_t freed;		     /* bytes of the blobs in count[GC_BLOB] */
+	size_t young;		     /* unreferenced, inside the grace period */
 	uint64_t young_bytes;
-	size_t held;             /* spared because a request held them */
-	size_t failed;           /* deletions the store refused */
+	size_t held;   /* spared because a request held them */
+	size_t failed; /* deletions the store refused */
 	double seconds;
 };
 
@@ -143,8 +142,8 @@ int gc_run(struct store *st, const struct gc_options *o,
  * learns times and sizes it had not read).  With a guard,
  * gc_guard_begin must have been called before the scan.
  */
-void gc_collect(struct store *st, struct scan *s,
-		const struct gc_options *o, struct gc_stats *stats);
+void gc_collect(struct store *st, struct scan *s, const struct gc_options *o,
+		struct gc_stats *stats);
 
 /*
  * Whether a collection with o looks at tags, so its scan must read them

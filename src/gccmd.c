@@ -27,12 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 struct gccmd {
 	bool dry_run;
 	bool untagged;
 	bool quiet;
-	const char *grace;   /* --grace-period, or NULL for the config's */
+	const char *grace; /* --grace-period, or NULL for the config's */
 	const char *path;
 };
 
@@ -72,12 +71,24 @@ static int parse_args(int argc, char **argv, struct gccmd *c)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "dmqh", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': c->dry_run = true; break;
-		case 'm': c->untagged = true; break;
-		case 'q': c->quiet = true; break;
-		case 'g': c->grace = optarg; break;
-		case 'h': gccmd_usage(stdout); return 1;
-		default: gccmd_usage(stderr); return 2;
+		case 'd':
+			c->dry_run = true;
+			break;
+		case 'm':
+			c->untagged = true;
+			break;
+		case 'q':
+			c->quiet = true;
+			break;
+		case 'g':
+			c->grace = optarg;
+			break;
+		case 'h':
+			gccmd_usage(stdout);
+			return 1;
+		default:
+			gccmd_usage(stderr);
+			return 2;
 		}
 	}
 	if (argc - optind > 1) {
@@ -123,15 +134,15 @@ static void summary(const struct gccmd *c, const struct gc_stats *s)
 	usage_format_size(s->freed, freed);
 	usage_format_size(s->young_bytes, young);
 	printf("\n%zu blobs marked, %zu blobs and %zu manifests eligible for "
-	       "deletion\n", s->marked, s->count[GC_BLOB],
-	       s->count[GC_MANIFEST]);
+	       "deletion\n",
+	       s->marked, s->count[GC_BLOB], s->count[GC_MANIFEST]);
 	printf("%s %s: %zu blobs, %zu manifests, %zu tags, %zu layer links, "
 	       "%zu referrer links, %zu repositories; %zu blobs (%s) inside "
 	       "the grace period kept; %.2fs\n",
-	       c->dry_run ? "would free" : "freed", freed,
-	       s->count[GC_BLOB], s->count[GC_MANIFEST], s->count[GC_TAG],
-	       s->count[GC_LAYER_LINK], s->count[GC_REFERRER],
-	       s->count[GC_REPOSITORY], s->young, young, s->seconds);
+	       c->dry_run ? "would free" : "freed", freed, s->count[GC_BLOB],
+	       s->count[GC_MANIFEST], s->count[GC_TAG], s->count[GC_LAYER_LINK],
+	       s->count[GC_REFERRER], s->count[GC_REPOSITORY], s->young, young,
+	       s->seconds);
 }
 
 /* Sets the options from the configuration and the command line. */
@@ -145,8 +156,10 @@ static int options(const struct gccmd *c, const struct config *cfg,
 	o->delete_untagged = c->untagged;
 	o->grace = cfg->gc_graceperiod;
 	if (c->grace && config_parse_duration(c->grace, &o->grace) < 0) {
-		fprintf(stderr, "berth: --grace-period: expected a duration "
-			"such as 1h or 0s, got \"%s\"\n", c->grace);
+		fprintf(stderr,
+			"berth: --grace-period: expected a duration "
+			"such as 1h or 0s, got \"%s\"\n",
+			c->grace);
 		return -1;
 	}
 	if (retention_parse(cfg->retention, rt, err, sizeof(err)) < 0) {
@@ -177,14 +190,18 @@ static int collect(const struct gccmd *c, const struct config *cfg)
 	}
 	err = gc_run(st, &o, &s);
 	if (err) {
-		fprintf(stderr, "berth: failed to mark: %s; nothing was "
-			"deleted\n", store_strerror(err));
+		fprintf(stderr,
+			"berth: failed to mark: %s; nothing was "
+			"deleted\n",
+			store_strerror(err));
 		goto out;
 	}
 	summary(c, &s);
 	if (s.failed)
-		fprintf(stderr, "berth: %zu deletions failed (see the log); "
-			"run again to finish\n", s.failed);
+		fprintf(stderr,
+			"berth: %zu deletions failed (see the log); "
+			"run again to finish\n",
+			s.failed);
 	rc = s.failed ? 1 : 0;
 out:
 	if (st)

@@ -34,18 +34,18 @@
 #include <string.h>
 #include <time.h>
 
-#define FIRST_RUN_DELAY 600   /* seconds after start */
-#define USAGE_DEBOUNCE 3      /* seconds after a deletion */
-#define REPORT_ITEMS 1000     /* items listed in a run's report */
+#define FIRST_RUN_DELAY 600 /* seconds after start */
+#define USAGE_DEBOUNCE 3    /* seconds after a deletion */
+#define REPORT_ITEMS 1000   /* items listed in a run's report */
 #define MINUTES_PER_DAY 1440
 
 struct job {
 	bool running;
 	bool requested;
-	bool dry_run, delete_untagged;  /* of the request */
-	uint64_t started, finished;     /* runs counted, for waiters */
-	int64_t next;                   /* next scheduled run, 0: none */
-	json_t *last;                   /* the last run's report */
+	bool dry_run, delete_untagged; /* of the request */
+	uint64_t started, finished;    /* runs counted, for waiters */
+	int64_t next;		       /* next scheduled run, 0: none */
+	json_t *last;		       /* the last run's report */
 };
 
 struct lifecycle {
@@ -55,16 +55,16 @@ struct lifecycle {
 	struct gc_guard *guard;
 	struct usage *usage;
 	struct retention *retention;
-	int win_start, win_end;   /* minutes of the UTC day; -1: none */
+	int win_start, win_end; /* minutes of the UTC day; -1: none */
 
 	pthread_mutex_t lock;
-	pthread_cond_t wake;      /* work for the threads */
-	pthread_cond_t done;      /* a run finished */
+	pthread_cond_t wake; /* work for the threads */
+	pthread_cond_t done; /* a run finished */
 	bool stopping;
-	atomic_bool stop_flag;    /* ends a scrub early */
+	atomic_bool stop_flag; /* ends a scrub early */
 	struct job gc, scrub;
-	int64_t usage_next;       /* periodic refresh, 0: none */
-	int64_t usage_dirty;      /* first deletion since a refresh, or 0 */
+	int64_t usage_next;  /* periodic refresh, 0: none */
+	int64_t usage_dirty; /* first deletion since a refresh, or 0 */
 	pthread_t maint_thread, scrub_thread;
 	bool maint_started, scrub_started;
 	void (*on_change)(void *, const char *, const char *);
@@ -73,12 +73,17 @@ struct lifecycle {
 
 /* ---- windows ---- */
 
+/* Reads "HH:MM" from the first five characters of s. */
 static int parse_hhmm(const char *s, int *minutes)
 {
-	int h, m, n = 0;
+	int h, m;
 
-	if (sscanf(s, "%2d:%2d%n", &h, &m, &n) != 2 || n != 5 || h > 23 ||
-	    m > 59 || h < 0 || m < 0)
+	if (strnlen(s, 5) != 5 || s[2] != ':' || strspn(s, "0123456789") != 2 ||
+	    strspn(s + 3, "0123456789") < 2)
+		return -1;
+	h = (s[0] - '0') * 10 + (s[1] - '0');
+	m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (h > 23 || m > 59)
 		return -1;
 	*minutes = h * 60 + m;
 	return 0;
@@ -101,8 +106,10 @@ int lifecycle_window_check(const char *s, char *why, size_t len)
 
 	if (parse_window(s, &a, &b) == 0)
 		return 0;
-	snprintf(why, len, "expected a window such as 01:00-05:00 (UTC, "
-		 "start and end differ), got \"%s\"", s);
+	snprintf(why, len,
+		 "expected a window such as 01:00-05:00 (UTC, "
+		 "start and end differ), got \"%s\"",
+		 s);
 	return -1;
 }
 
@@ -110,7 +117,7 @@ static bool in_window(int start, int end, int minute)
 {
 	if (start < end)
 		return minute >= start && minute < end;
-	return minute >= start || minute < end;  /* across midnight */
+	return minute >= start || minute < end; /* across midnight */
 }
 
 /* The first time at or after t inside the window. */
@@ -170,8 +177,8 @@ static void on_item(void *arg, enum gc_item kind, const char *repo,
 	json_object_set_new(item, "repository",
 			    repo ? json_string(repo) : json_null());
 	if (kind == GC_BLOB)
-		json_object_set_new(item, "bytes", json_integer(
-					    (json_int_t)bytes));
+		json_object_set_new(item, "bytes",
+				    json_integer((json_int_t)bytes));
 	json_array_append_new(r->items, item);
 }
 
@@ -180,14 +187,12 @@ static json_t *gc_report_json(const struct gc_options *o,
 			      int64_t started, struct gc_report *r)
 {
 	json_t *deleted = json_object();
-	json_t *doc = json_pack("{s:b, s:b, s:f, s:I, s:I, s:I, s:I}",
-				"dry_run", o->dry_run,
-				"delete_untagged", o->delete_untagged,
-				"seconds", s->seconds,
-				"blobs", (json_int_t)s->blobs,
-				"marked", (json_int_t)s->marked,
-				"freed_bytes", (json_int_t)s->freed,
-				"held", (json_int_t)s->held);
+	json_t *doc =
+		json_pack("{s:b, s:b, s:f, s:I, s:I, s:I, s:I}", "dry_run",
+			  o->dry_run, "delete_untagged", o->delete_untagged,
+			  "seconds", s->seconds, "blobs", (json_int_t)s->blobs,
+			  "marked", (json_int_t)s->marked, "freed_bytes",
+			  (json_int_t)s->freed, "held", (json_int_t)s->held);
 
 	for (int k = 0; k < GC_ITEM_KINDS; k++)
 		json_object_set_new(deleted, item_key(k),
@@ -198,8 +203,8 @@ static json_t *gc_report_json(const struct gc_options *o,
 	json_object_set_new(doc, "young_bytes",
 			    json_integer((json_int_t)s->young_bytes));
 	json_object_set_new(doc, "failed", json_integer((json_int_t)s->failed));
-	json_object_set_new(doc, "status", json_string(err ? "failed"
-							    : "done"));
+	json_object_set_new(doc, "status",
+			    json_string(err ? "failed" : "done"));
 	if (err)
 		json_object_set_new(doc, "error",
 				    json_string(store_strerror(err)));
@@ -270,10 +275,10 @@ static void log_gc(const struct gc_options *o, const struct gc_stats *s,
 		 "layerlinks=%zu repositories=%zu young=%zu held=%zu "
 		 "failed=%zu seconds=%.2f",
 		 o->dry_run ? "dry run done" : "done", s->count[GC_BLOB],
-		 (unsigned long long)s->freed,
-		 s->count[GC_MANIFEST], s->count[GC_TAG],
-		 s->count[GC_LAYER_LINK], s->count[GC_REPOSITORY], s->young,
-		 s->held, s->failed, s->seconds);
+		 (unsigned long long)s->freed, s->count[GC_MANIFEST],
+		 s->count[GC_TAG], s->count[GC_LAYER_LINK],
+		 s->count[GC_REPOSITORY], s->young, s->held, s->failed,
+		 s->seconds);
 }
 
 /* Runs one collection with the lock released; returns its report. */
@@ -311,10 +316,10 @@ static void on_bad(void *arg, const char *digest, const char *actual,
 
 	if (json_array_size(r->bad) >= REPORT_ITEMS)
 		return;
-	item = json_pack("{s:s, s:s, s:I}", "digest", digest, "actual",
-			 actual, "bytes", (json_int_t)size);
-	json_object_set_new(item, "quarantine", quarantine ?
-			    json_string(quarantine) : json_null());
+	item = json_pack("{s:s, s:s, s:I}", "digest", digest, "actual", actual,
+			 "bytes", (json_int_t)size);
+	json_object_set_new(item, "quarantine",
+			    quarantine ? json_string(quarantine) : json_null());
 	json_array_append_new(r->bad, item);
 }
 
@@ -323,7 +328,7 @@ static json_t *run_scrub(struct lifecycle *lc)
 	struct scrub_report r = {json_array()};
 	struct scrub_options o = {0};
 	int64_t started = now_seconds();
-	struct scrub_stats s;
+	struct scrub_stats s = {0};
 	json_t *doc;
 	int err;
 
@@ -333,17 +338,16 @@ static json_t *run_scrub(struct lifecycle *lc)
 	o.arg = &r;
 	err = scrub_run(lc->st, &o, &s);
 	log_info("scrub done blobs=%zu bytes=%llu corrupt=%zu quarantined=%zu "
-		 "failed=%zu seconds=%.1f", s.blobs,
-		 (unsigned long long)s.bytes, s.corrupt, s.quarantined,
+		 "failed=%zu seconds=%.1f",
+		 s.blobs, (unsigned long long)s.bytes, s.corrupt, s.quarantined,
 		 s.failed, s.seconds);
 
-	doc = json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:o}",
-			"status", err ? "failed" : "done", "seconds", s.seconds,
-			"blobs", (json_int_t)s.blobs,
-			"bytes", (json_int_t)s.bytes,
-			"corrupt", (json_int_t)s.corrupt,
-			"quarantined", (json_int_t)s.quarantined,
-			"failed", (json_int_t)s.failed, "bad", r.bad);
+	doc = json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:o}", "status",
+			err ? "failed" : "done", "seconds", s.seconds, "blobs",
+			(json_int_t)s.blobs, "bytes", (json_int_t)s.bytes,
+			"corrupt", (json_int_t)s.corrupt, "quarantined",
+			(json_int_t)s.quarantined, "failed",
+			(json_int_t)s.failed, "bad", r.bad);
 	time_field(doc, "started", started);
 	time_field(doc, "finished", now_seconds());
 	if (s.corrupt && !s.quarantined)
@@ -383,8 +387,7 @@ static int64_t earliest(int64_t a, int64_t b)
 }
 
 /* The maintenance thread's next task, or false to sleep.  Lock held. */
-static bool gc_due(struct lifecycle *lc, int64_t now, bool *dry,
-		   bool *untagged)
+static bool gc_due(struct lifecycle *lc, int64_t now, bool *dry, bool *untagged)
 {
 	struct job *j = &lc->gc;
 
@@ -405,8 +408,7 @@ static bool gc_due(struct lifecycle *lc, int64_t now, bool *dry,
 static bool usage_due(struct lifecycle *lc, int64_t now)
 {
 	bool due = (lc->usage_next && now >= lc->usage_next) ||
-		   (lc->usage_dirty && now >= lc->usage_dirty +
-		    USAGE_DEBOUNCE);
+		   (lc->usage_dirty && now >= lc->usage_dirty + USAGE_DEBOUNCE);
 
 	if (!due)
 		return false;
@@ -441,9 +443,10 @@ static void *maint_main(void *arg)
 		} else {
 			wait_until(lc, earliest(earliest(lc->gc.next,
 							 lc->usage_next),
-						lc->usage_dirty ?
-						lc->usage_dirty +
-						USAGE_DEBOUNCE : 0));
+						lc->usage_dirty
+							? lc->usage_dirty +
+								  USAGE_DEBOUNCE
+							: 0));
 		}
 	}
 	pthread_mutex_unlock(&lc->lock);
@@ -490,9 +493,10 @@ static void schedule(struct lifecycle *lc)
 	if (cfg->gc_enabled && !cfg->readonly)
 		lc->gc.next = window_next(lc, now + first);
 	if (cfg->scrub_enabled)
-		lc->scrub.next = now + (cfg->scrub_interval < FIRST_RUN_DELAY ?
-					cfg->scrub_interval : FIRST_RUN_DELAY);
-	lc->usage_next = now;  /* the first refresh right away */
+		lc->scrub.next = now + (cfg->scrub_interval < FIRST_RUN_DELAY
+						? cfg->scrub_interval
+						: FIRST_RUN_DELAY);
+	lc->usage_next = now; /* the first refresh right away */
 }
 
 static int start_threads(struct lifecycle *lc, char *err, size_t errlen)
@@ -505,14 +509,15 @@ static int start_threads(struct lifecycle *lc, char *err, size_t errlen)
 		lc->scrub_started = rc == 0;
 	}
 	if (rc != 0)
-		snprintf(err, errlen, "cannot start the storage lifecycle "
-			 "threads: %s", strerror(rc));
+		snprintf(err, errlen,
+			 "cannot start the storage lifecycle "
+			 "threads: %s",
+			 strerror(rc));
 	return rc ? -1 : 0;
 }
 
-struct lifecycle *lifecycle_start(const struct config *cfg,
-				  struct store *st, struct index *ix,
-				  char *err, size_t errlen)
+struct lifecycle *lifecycle_start(const struct config *cfg, struct store *st,
+				  struct index *ix, char *err, size_t errlen)
 {
 	struct lifecycle *lc = xcalloc(1, sizeof(*lc));
 
@@ -668,33 +673,33 @@ static int answer(struct buf *out, int status, json_t *doc)
 static int fail(struct buf *out, int status, const char *code,
 		const char *message)
 {
-	return answer(out, status, json_pack("{s:[{s:s, s:s}]}", "errors",
-					     "code", code, "message",
-					     message));
+	return answer(out, status,
+		      json_pack("{s:[{s:s, s:s}]}", "errors", "code", code,
+				"message", message));
 }
 
 /* The state of a job and its last report.  Lock held. */
-static json_t *job_json(const struct job *j, bool scheduled,
-			int64_t interval)
+static json_t *job_json(const struct job *j, bool scheduled, int64_t interval)
 {
 	json_t *doc = json_pack("{s:b, s:b, s:I}", "running", j->running,
 				"scheduled", scheduled, "interval_seconds",
 				(json_int_t)interval);
 
 	time_field(doc, "next_run", scheduled ? j->next : 0);
-	json_object_set_new(doc, "last_run", j->last ? json_incref(j->last)
-						     : json_null());
+	json_object_set_new(doc, "last_run",
+			    j->last ? json_incref(j->last) : json_null());
 	return doc;
 }
 
 static json_t *gc_state(struct lifecycle *lc)
 {
-	json_t *doc = job_json(&lc->gc, lc->gc.next != 0,
-			       lc->cfg->gc_interval);
+	json_t *doc = job_json(&lc->gc, lc->gc.next != 0, lc->cfg->gc_interval);
 	struct usage_total t;
 
-	json_object_set_new(doc, "window", *lc->cfg->gc_window ?
-			    json_string(lc->cfg->gc_window) : json_null());
+	json_object_set_new(doc, "window",
+			    *lc->cfg->gc_window
+				    ? json_string(lc->cfg->gc_window)
+				    : json_null());
 	json_object_set_new(doc, "grace_period_seconds",
 			    json_integer(lc->cfg->gc_graceperiod));
 	usage_total(lc->usage, &t);
@@ -710,12 +715,12 @@ static int request_run(struct lifecycle *lc, struct job *j,
 	uint64_t mine;
 
 	if (j->running || j->requested)
-		return fail(json, 409, "DENIED", "a run is already in "
+		return fail(json, 409, "DENIED",
+			    "a run is already in "
 			    "progress; see its state with GET");
 	j->requested = true;
 	j->dry_run = rq->dry_run;
-	j->delete_untagged = rq->delete_untagged ||
-			     lc->cfg->gc_deleteuntagged;
+	j->delete_untagged = rq->delete_untagged || lc->cfg->gc_deleteuntagged;
 	mine = j->finished + 1;
 	pthread_cond_broadcast(&lc->wake);
 	if (!rq->wait)
@@ -724,7 +729,8 @@ static int request_run(struct lifecycle *lc, struct job *j,
 	while (j->finished < mine && !lc->stopping)
 		pthread_cond_wait(&lc->done, &lc->lock);
 	if (j->finished < mine)
-		return fail(json, 503, "UNAVAILABLE", "the server is "
+		return fail(json, 503, "UNAVAILABLE",
+			    "the server is "
 			    "stopping");
 	return answer(json, 200, json_incref(j->last));
 }
@@ -736,21 +742,23 @@ static int admin_job(struct lifecycle *lc, struct job *j, bool is_gc,
 	int status;
 
 	if (post && lc->cfg->readonly && is_gc && !rq->dry_run)
-		return fail(json, 403, "DENIED", "storage is read-only; only "
+		return fail(json, 403, "DENIED",
+			    "storage is read-only; only "
 			    "a dry run (dryrun=true) is possible");
 	pthread_mutex_lock(&lc->lock);
 	if (post)
 		status = request_run(lc, j, rq, json);
 	else
-		status = answer(json, 200, is_gc ? gc_state(lc) :
-				job_json(j, j->next != 0,
-					 lc->cfg->scrub_interval));
+		status = answer(json, 200,
+				is_gc ? gc_state(lc)
+				      : job_json(j, j->next != 0,
+						 lc->cfg->scrub_interval));
 	pthread_mutex_unlock(&lc->lock);
 	return status;
 }
 
-static int admin_usage(struct lifecycle *lc,
-		       const struct lifecycle_request *rq, struct buf *json)
+static int admin_usage(struct lifecycle *lc, const struct lifecycle_request *rq,
+		       struct buf *json)
 {
 	char message[300];
 
@@ -770,10 +778,12 @@ int lifecycle_admin(struct lifecycle *lc, const struct lifecycle_request *rq,
 	bool is_scrub = !strcmp(rq->what, "scrub");
 
 	if (!is_gc && !is_scrub && strcmp(rq->what, "usage"))
-		return fail(json, 404, "NAME_UNKNOWN", "no such administrative "
+		return fail(json, 404, "NAME_UNKNOWN",
+			    "no such administrative "
 			    "resource; there are gc, scrub and usage");
 	if (!get && !(post && (is_gc || is_scrub)))
-		return fail(json, 405, "UNSUPPORTED", "use GET, or POST to "
+		return fail(json, 405, "UNSUPPORTED",
+			    "use GET, or POST to "
 			    "start a collection or a scrub");
 	if (is_gc)
 		return admin_job(lc, &lc->gc, true, rq, json);

@@ -39,9 +39,8 @@ struct lifecycle;
  * is owned; all must outlive the result.  Returns NULL with a reason in
  * err when the threads cannot start.
  */
-struct lifecycle *lifecycle_start(const struct config *cfg,
-				  struct store *st, struct index *ix,
-				  char *err, size_t errlen);
+struct lifecycle *lifecycle_start(const struct config *cfg, struct store *st,
+				  struct index *ix, char *err, size_t errlen);
 /* Stops the threads (ending a scrub early) and frees lc. */
 void lifecycle_stop(struct lifecycle *lc);
 
@@ -101,12 +100,12 @@ void lifecycle_deleted(struct lifecycle *lc, const char *repo);
 /* ---- administration ---- */
 
 struct lifecycle_request {
-	const char *method;      /* "GET" or "POST" */
-	const char *what;        /* "gc", "scrub" or "usage" */
-	bool dry_run;            /* POST gc: ?dryrun=true */
-	bool delete_untagged;    /* POST gc: ?untagged=true */
-	bool wait;               /* POST: ?wait=true answers when done */
-	const char *repository;  /* GET usage: ?repository=NAME, or NULL */
+	const char *method;	/* "GET" or "POST" */
+	const char *what;	/* "gc", "scrub" or "usage" */
+	bool dry_run;		/* POST gc: ?dryrun=true */
+	bool delete_untagged;	/* POST gc: ?untagged=true */
+	bool wait;		/* POST: ?wait=true answers when done */
+	const char *repository; /* GET usage: ?repository=NAME, or NULL */
 };
 
 /*

@@ -25,7 +25,7 @@ enum role { ROLE_SKIP, ROLE_TOP, ROLE_DESC, ROLE_LIST };
 struct level {
 	enum role role;
 	enum mref_kind kind;
-	bool fs;            /* fsLayers: the digest is called blobSum */
+	bool fs; /* fsLayers: the digest is called blobSum */
 };
 
 struct walk {
@@ -50,9 +50,10 @@ static int hex4(const char *s)
 
 	for (int i = 0; i < 4; i++) {
 		char c = s[i];
-		int d = c >= '0' && c <= '9' ? c - '0' :
-			c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
 
 		if (d < 0)
 			return -1;

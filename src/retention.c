@@ -22,11 +22,11 @@
 #include <string.h>
 
 struct rule {
-	char **patterns;    /* NULL-terminated */
-	long keeplast;      /* -1: not given */
+	char **patterns; /* NULL-terminated */
+	long keeplast;	 /* -1: not given */
 	bool has_regex;
 	regex_t keeptags;
-	int64_t olderthan;  /* seconds; -1: not given */
+	int64_t olderthan; /* seconds; -1: not given */
 };
 
 struct retention {
@@ -52,8 +52,10 @@ static int parse_patterns(const json_t *v, struct rule *r, const char *at,
 	size_t n = json_is_array(v) ? json_array_size(v) : 1;
 
 	if (!json_is_array(v) && !json_is_string(v)) {
-		set_error(err, errlen, "%s.repositories: expected a list of "
-			  "repository patterns", at);
+		set_error(err, errlen,
+			  "%s.repositories: expected a list of "
+			  "repository patterns",
+			  at);
 		return -1;
 	}
 	if (n == 0) {
@@ -68,9 +70,10 @@ static int parse_patterns(const json_t *v, struct rule *r, const char *at,
 		const char *s = json_string_value(p);
 
 		if (!s || !acl_pattern_valid(s)) {
-			set_error(err, errlen, "%s.repositories: \"%s\" is "
-				  "not a repository pattern", at,
-				  s ? s : "(not a string)");
+			set_error(err, errlen,
+				  "%s.repositories: \"%s\" is "
+				  "not a repository pattern",
+				  at, s ? s : "(not a string)");
 			return -1;
 		}
 		r->patterns[i] = xstrdup(s);
@@ -88,8 +91,10 @@ static int parse_keeplast(const json_t *v, struct rule *r, const char *at,
 	errno = 0;
 	n = s ? strtol(s, &end, 10) : -1;
 	if (!s || errno || end == s || *end || n < 0 || n > INT_MAX) {
-		set_error(err, errlen, "%s.keeplast: expected a whole number "
-			  "of tags, got \"%s\"", at, s ? s : "?");
+		set_error(err, errlen,
+			  "%s.keeplast: expected a whole number "
+			  "of tags, got \"%s\"",
+			  at, s ? s : "?");
 		return -1;
 	}
 	r->keeplast = n;
@@ -103,8 +108,10 @@ static int parse_keeptags(const json_t *v, struct rule *r, const char *at,
 	int rc;
 
 	if (!s || !*s) {
-		set_error(err, errlen, "%s.keeptags: expected a regular "
-			  "expression", at);
+		set_error(err, errlen,
+			  "%s.keeptags: expected a regular "
+			  "expression",
+			  at);
 		return -1;
 	}
 	rc = regcomp(&r->keeptags, s, REG_EXTENDED | REG_NOSUB);
@@ -112,8 +119,7 @@ static int parse_keeptags(const json_t *v, struct rule *r, const char *at,
 		char why[128];
 
 		regerror(rc, &r->keeptags, why, sizeof(why));
-		set_error(err, errlen, "%s.keeptags: \"%s\": %s", at, s,
-			  why);
+		set_error(err, errlen, "%s.keeptags: \"%s\": %s", at, s, why);
 		return -1;
 	}
 	r->has_regex = true;
@@ -126,8 +132,10 @@ static int parse_olderthan(const json_t *v, struct rule *r, const char *at,
 	const char *s = json_string_value(v);
 
 	if (!s || config_parse_duration(s, &r->olderthan) < 0) {
-		set_error(err, errlen, "%s.olderthan: expected a duration "
-			  "such as 720h, got \"%s\"", at, s ? s : "?");
+		set_error(err, errlen,
+			  "%s.olderthan: expected a duration "
+			  "such as 720h, got \"%s\"",
+			  at, s ? s : "?");
 		return -1;
 	}
 	return 0;
@@ -144,8 +152,10 @@ static int parse_member(const char *key, const json_t *v, struct rule *r,
 		return parse_keeptags(v, r, at, err, errlen);
 	if (!strcmp(key, "olderthan"))
 		return parse_olderthan(v, r, at, err, errlen);
-	set_error(err, errlen, "%s.%s: unknown setting; expected "
-		  "repositories, keeplast, keeptags or olderthan", at, key);
+	set_error(err, errlen,
+		  "%s.%s: unknown setting; expected "
+		  "repositories, keeplast, keeptags or olderthan",
+		  at, key);
 	return -1;
 }
 
@@ -158,8 +168,8 @@ static void rule_clear(struct rule *r)
 		regfree(&r->keeptags);
 }
 
-static int parse_rule(const json_t *obj, size_t i, struct rule *r,
-		      char *err, size_t errlen)
+static int parse_rule(const json_t *obj, size_t i, struct rule *r, char *err,
+		      size_t errlen)
 {
 	char at[64];
 	const char *key;
@@ -182,8 +192,10 @@ static int parse_rule(const json_t *obj, size_t i, struct rule *r,
 		return -1;
 	}
 	if (r->keeplast < 0 && r->olderthan < 0) {
-		set_error(err, errlen, "%s: give keeplast or olderthan, or "
-			  "the rule expires nothing", at);
+		set_error(err, errlen,
+			  "%s: give keeplast or olderthan, or "
+			  "the rule expires nothing",
+			  at);
 		return -1;
 	}
 	return 0;
@@ -198,7 +210,8 @@ int retention_parse(const json_t *conf, struct retention **out, char *err,
 	*out = NULL;
 	if (conf && !json_is_null(conf) && !json_is_array(conf)) {
 		free(rt);
-		set_error(err, errlen, "storage.maintenance.retention: "
+		set_error(err, errlen,
+			  "storage.maintenance.retention: "
 			  "expected a list of rules");
 		return -1;
 	}
@@ -240,8 +253,7 @@ size_t retention_count(const struct retention *rt)
 	return rt ? rt->count : 0;
 }
 
-static const struct rule *rule_for(const struct retention *rt,
-				   const char *repo)
+static const struct rule *rule_for(const struct retention *rt, const char *repo)
 {
 	for (size_t i = 0; rt && i < rt->count; i++)
 		for (char **p = rt->rules[i].patterns; *p; p++)
@@ -280,8 +292,8 @@ static bool tag_kept(const struct rule *rule, const struct scan_tag *t,
 {
 	if (rule->keeplast >= 0 && rank < (size_t)rule->keeplast)
 		return true;
-	if (rule->has_regex && regexec(&rule->keeptags, t->name, 0, NULL, 0)
-	    == 0)
+	if (rule->has_regex &&
+	    regexec(&rule->keeptags, t->name, 0, NULL, 0) == 0)
 		return true;
 	return rule->olderthan >= 0 && now - t->mtime <= rule->olderthan;
 }

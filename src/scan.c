@@ -47,8 +47,8 @@ struct names {
 struct walker {
 	struct scan *s;
 	struct store *st;
-	int err;    /* first error that is not ENOENT */
-	bool tags;  /* read tags */
+	int err;   /* first error that is not ENOENT */
+	bool tags; /* read tags */
 };
 
 /* ---- small helpers ---- */
@@ -123,8 +123,7 @@ static uint32_t scan_key_id(struct scan *s, const struct dmap_key *k)
 		size_t old = s->blobs_cap;
 
 		s->blobs_cap = old ? 2 * old : 1024;
-		s->blobs = xrealloc(s->blobs,
-				    s->blobs_cap * sizeof(*s->blobs));
+		s->blobs = xrealloc(s->blobs, s->blobs_cap * sizeof(*s->blobs));
 		memset(s->blobs + old, 0,
 		       (s->blobs_cap - old) * sizeof(*s->blobs));
 	}
@@ -175,7 +174,7 @@ static int read_link(struct walker *w, const char *key, struct digest *d)
  * two share nothing while they run.
  */
 struct blob_walk {
-	struct walker w;      /* w.s is NULL: the scan is not touched */
+	struct walker w; /* w.s is NULL: the scan is not touched */
 	struct dmap_key *found;
 	size_t n, cap;
 };
@@ -199,8 +198,7 @@ static void *scan_blobs(void *arg)
 	struct walker *w = &b->w;
 
 	for (size_t a = 0; a < NALGS && !w->err; a++) {
-		char *top = xasprintf("%s/blobs/%s", LAYOUT_ROOT,
-				      scan_algs[a]);
+		char *top = xasprintf("%s/blobs/%s", LAYOUT_ROOT, scan_algs[a]);
 		struct names prefixes = {0};
 
 		list_names(w, top, &prefixes);
@@ -211,8 +209,7 @@ static void *scan_blobs(void *arg)
 			list_names(w, dir, &hexes);
 			for (size_t j = 0; j < hexes.n; j++)
 				if (hexes.is_dir[j])
-					list_blob(b, scan_algs[a],
-						  hexes.v[j]);
+					list_blob(b, scan_algs[a], hexes.v[j]);
 			names_free(&hexes);
 			free(dir);
 		}
@@ -234,8 +231,7 @@ static void number_blobs(struct scan *s, const struct blob_walk *b)
 
 /* ---- manifests ---- */
 
-static void add_id(struct scan *s, uint32_t **v, size_t *n,
-		   const char *text)
+static void add_id(struct scan *s, uint32_t **v, size_t *n, const char *text)
 {
 	struct digest d;
 
@@ -258,8 +254,7 @@ static void add_array(struct scan *s, json_t *arr, const char *key,
 		add_id(s, v, n, json_string_value(json_object_get(item, key)));
 }
 
-static void add_ref(struct scan_manifest *m, enum mref_kind kind,
-		    uint32_t id)
+static void add_ref(struct scan_manifest *m, enum mref_kind kind, uint32_t id)
 {
 	if (kind == MREF_SUBJECT) {
 		m->has_subject = true;
@@ -267,8 +262,8 @@ static void add_ref(struct scan_manifest *m, enum mref_kind kind,
 		return;
 	}
 	if (kind == MREF_CHILD) {
-		m->children = xrealloc(m->children, (m->nchildren + 1) *
-				       sizeof(*m->children));
+		m->children = xrealloc(m->children, (m->nchildren +
+						     1) * sizeof(*m->children));
 		m->children[m->nchildren++] = id;
 		return;
 	}
@@ -282,8 +277,7 @@ struct ref_sink {
 };
 
 /* A digest mrefs found: "<alg>:<hex>", as digest_parse would take it. */
-static void on_ref(void *arg, enum mref_kind kind, const char *text,
-		   size_t len)
+static void on_ref(void *arg, enum mref_kind kind, const char *text, size_t len)
 {
 	struct ref_sink *sink = arg;
 	struct dmap_key k;
@@ -372,7 +366,8 @@ static void read_manifest(struct walker *w, const char *repo,
 						  b.len, m);
 		if (!m->readable)
 			log_warn("manifest is not JSON, nothing it names is "
-				 "kept repo=%s key=%s", repo, key);
+				 "kept repo=%s key=%s",
+				 repo, key);
 	} else if (err == -EFBIG) {
 		log_warn("manifest too large to read repo=%s key=%s", repo,
 			 key);
@@ -389,8 +384,8 @@ static struct scan_manifest *add_manifest(struct scan_repo *r, size_t *cap,
 {
 	struct scan_manifest *m;
 
-	r->manifests = grow(r->manifests, r->nmanifests, cap,
-			    sizeof(*r->manifests));
+	r->manifests =
+		grow(r->manifests, r->nmanifests, cap, sizeof(*r->manifests));
 	m = &r->manifests[r->nmanifests++];
 	memset(m, 0, sizeof(*m));
 	m->id = id;
@@ -424,8 +419,7 @@ static void scan_revisions(struct walker *w, const char *rkey,
  * A tag naming a manifest without a revision link still serves it, so
  * the manifest is recorded as one only a tag keeps.
  */
-static void add_tag_targets(struct walker *w, struct scan_repo *r,
-			    size_t *cap)
+static void add_tag_targets(struct walker *w, struct scan_repo *r, size_t *cap)
 {
 	struct idset have = IDSET_INIT;
 
@@ -437,7 +431,8 @@ static void add_tag_targets(struct walker *w, struct scan_repo *r,
 		if (!idset_add(&have, id))
 			continue;
 		log_warn("tag names a manifest without a revision repo=%s "
-			 "tag=%s", r->name, r->tags[i].name);
+			 "tag=%s",
+			 r->name, r->tags[i].name);
 		add_manifest(r, cap, id, SCAN_TIME_UNKNOWN, false);
 	}
 	idset_free(&have);
@@ -447,8 +442,7 @@ static void add_tag_targets(struct walker *w, struct scan_repo *r,
 
 /* ---- tags, layers, referrers, uploads ---- */
 
-static void scan_tags(struct walker *w, const char *rkey,
-		      struct scan_repo *r)
+static void scan_tags(struct walker *w, const char *rkey, struct scan_repo *r)
 {
 	char *dir = xasprintf("%s/_manifests/tags", rkey);
 	struct names l = {0};
@@ -474,8 +468,7 @@ static void scan_tags(struct walker *w, const char *rkey,
 	free(dir);
 }
 
-static void scan_layers(struct walker *w, const char *rkey,
-			struct scan_repo *r)
+static void scan_layers(struct walker *w, const char *rkey, struct scan_repo *r)
 {
 	size_t cap = 0;
 
@@ -499,16 +492,15 @@ static void scan_layers(struct walker *w, const char *rkey,
 	}
 }
 
-static void add_referrer(struct walker *w, struct scan_repo *r,
-			 size_t *cap, uint32_t subject, const char *alg,
-			 const char *hex)
+static void add_referrer(struct walker *w, struct scan_repo *r, size_t *cap,
+			 uint32_t subject, const char *alg, const char *hex)
 {
 	struct dmap_key k;
 
 	if (!name_key(alg, hex, &k))
 		return;
-	r->referrers = grow(r->referrers, r->nreferrers, cap,
-			    sizeof(*r->referrers));
+	r->referrers =
+		grow(r->referrers, r->nreferrers, cap, sizeof(*r->referrers));
 	r->referrers[r->nreferrers].subject = subject;
 	r->referrers[r->nreferrers].referrer = scan_key_id(w->s, &k);
 	r->referrers[r->nreferrers++].mtime = SCAN_TIME_UNKNOWN;
@@ -574,8 +566,7 @@ static bool is_repo_part(const char *name)
 	       !strcmp(name, "_uploads") || !strcmp(name, "_referrers");
 }
 
-static void scan_repo(struct walker *w, struct scan_repo *r,
-		      const char *rkey)
+static void scan_repo(struct walker *w, struct scan_repo *r, const char *rkey)
 {
 	size_t mcap = 0;
 
@@ -807,7 +798,7 @@ static int64_t link_time(struct scan *s, char *key)
 
 	free(key);
 	if (err == -ENOENT)
-		return 0;  /* gone: nothing protects it any more */
+		return 0; /* gone: nothing protects it any more */
 	return err ? INT64_MAX : sst.mtime;
 }
 
@@ -816,8 +807,8 @@ int64_t scan_tag_time(struct scan *s, struct scan_repo *r, size_t t)
 	struct scan_tag *tag = &r->tags[t];
 
 	if (tag->mtime == SCAN_TIME_UNKNOWN)
-		tag->mtime = link_time(s, layout_tag_current(r->name,
-							     tag->name));
+		tag->mtime =
+			link_time(s, layout_tag_current(r->name, tag->name));
 	return tag->mtime;
 }
 
@@ -829,9 +820,9 @@ int64_t scan_revision_time(struct scan *s, struct scan_repo *r, size_t m)
 	if (sm->mtime != SCAN_TIME_UNKNOWN)
 		return sm->mtime;
 	dmap_digest(s->digests, sm->id, &d);
-	sm->mtime = sm->revision ? link_time(s, layout_revision_link(r->name,
-								     &d))
-				 : INT64_MAX;
+	sm->mtime = sm->revision
+			    ? link_time(s, layout_revision_link(r->name, &d))
+			    : INT64_MAX;
 	return sm->mtime;
 }
 
@@ -873,6 +864,5 @@ struct scan_repo *scan_repo_find(const struct scan *s, const char *name)
 {
 	struct scan_repo key = {.name = (char *)name};
 
-	return bsearch(&key, s->repos, s->nrepos, sizeof(*s->repos),
-		       repo_cmp);
+	return bsearch(&key, s->repos, s->nrepos, sizeof(*s->repos), repo_cmp);
 }

@@ -34,30 +34,30 @@ struct store;
 #define SCAN_TIME_UNKNOWN INT64_MIN
 
 struct scan_blob {
-	bool listed;    /* its directory is under blobs/ */
-	bool statted;   /* what follows is known (scan_blob) */
-	bool present;   /* blobs/.../data exists */
+	bool listed;  /* its directory is under blobs/ */
+	bool statted; /* what follows is known (scan_blob) */
+	bool present; /* blobs/.../data exists */
 	uint64_t size;
-	int64_t mtime;  /* of the data: when it was stored */
+	int64_t mtime; /* of the data: when it was stored */
 };
 
 struct scan_tag {
 	char *name;
 	uint32_t target; /* what current/link names */
-	int64_t mtime;   /* of current/link: when the tag was last pushed */
+	int64_t mtime;	 /* of current/link: when the tag was last pushed */
 };
 
 struct scan_manifest {
 	uint32_t id;
-	int64_t mtime;        /* of the revision link */
-	bool revision;        /* has a revision link, else only a tag */
-	bool readable;        /* its content was found and is JSON */
+	int64_t mtime; /* of the revision link */
+	bool revision; /* has a revision link, else only a tag */
+	bool readable; /* its content was found and is JSON */
 	bool is_index;
 	bool has_subject;
 	uint32_t subject;
-	uint32_t *refs;       /* config, layers and other blobs */
+	uint32_t *refs; /* config, layers and other blobs */
 	size_t nrefs;
-	uint32_t *children;   /* the manifests of an index */
+	uint32_t *children; /* the manifests of an index */
 	size_t nchildren;
 };
 
@@ -69,13 +69,13 @@ struct scan_link {
 struct scan_referrer {
 	uint32_t subject;
 	uint32_t referrer;
-	int64_t mtime;   /* of the link */
+	int64_t mtime; /* of the link */
 };
 
 struct scan_repo {
 	char *name;
-	char *key;            /* its store key */
-	bool has_manifests;   /* a _manifests directory: registry:2 lists it */
+	char *key;	    /* its store key */
+	bool has_manifests; /* a _manifests directory: registry:2 lists it */
 	struct scan_tag *tags;
 	size_t ntags;
 	struct scan_manifest *manifests;
@@ -90,15 +90,15 @@ struct scan_repo {
 struct scan {
 	struct store *st;
 	struct dmap *digests;
-	pthread_mutex_t id_lock;  /* numbering while the walk runs */
-	struct scan_blob *blobs;  /* by digest number */
+	pthread_mutex_t id_lock; /* numbering while the walk runs */
+	struct scan_blob *blobs; /* by digest number */
 	size_t blobs_cap;
-	struct scan_repo *repos;  /* sorted by name */
+	struct scan_repo *repos; /* sorted by name */
 	size_t nrepos;
 	struct scan_link *empty; /* blob directories found without data */
 	size_t nempty;
-	size_t nlisted;           /* blob directories listed */
-	int64_t started;          /* when the scan began, seconds */
+	size_t nlisted;	 /* blob directories listed */
+	int64_t started; /* when the scan began, seconds */
 };
 
 struct scan_options {

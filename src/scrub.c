@@ -40,9 +40,8 @@ static bool stopping(const struct scrubber *s)
 }
 
 /* Hashes the data at key into got; 0 or a negative errno. */
-static int hash_blob(struct scrubber *s, const char *key,
-		     enum digest_alg alg, struct digest *got,
-		     uint64_t *size)
+static int hash_blob(struct scrubber *s, const char *key, enum digest_alg alg,
+		     struct digest *got, uint64_t *size)
 {
 	struct store_reader *r;
 	struct hasher *h;
@@ -102,7 +101,7 @@ static void check_blob(struct scrubber *s, const struct digest *d,
 	int err = hash_blob(s, key, d->alg, &got, &size);
 
 	if (err == -ENOENT)
-		return;  /* collected meanwhile */
+		return; /* collected meanwhile */
 	if (err) {
 		log_error("cannot read blob to scrub key=%s err=\"%s\"", key,
 			  store_strerror(err));
@@ -120,8 +119,8 @@ static void check_blob(struct scrubber *s, const struct digest *d,
 	moved = quarantine(s, key, d);
 	s->stats->quarantined += moved != NULL;
 	log_error("blob content does not match its digest digest=%s "
-		  "actual=%s bytes=%llu quarantine=%s", want, have,
-		  (unsigned long long)size, moved ? moved : "-");
+		  "actual=%s bytes=%llu quarantine=%s",
+		  want, have, (unsigned long long)size, moved ? moved : "-");
 	if (s->o->on_bad)
 		s->o->on_bad(s->o->arg, want, have, size, moved);
 	free(moved);
@@ -151,8 +150,7 @@ static void names_free(struct names *l)
 	free(l->v);
 }
 
-static int scrub_prefix(struct scrubber *s, const char *alg,
-			const char *dir)
+static int scrub_prefix(struct scrubber *s, const char *alg, const char *dir)
 {
 	struct names l = {0};
 	int err = s->st->ops->list(s->st, dir, on_name, &l);

@@ -25,11 +25,11 @@
 struct store;
 
 struct scrub_stats {
-	size_t blobs;        /* blobs hashed */
-	uint64_t bytes;      /* bytes read */
-	size_t corrupt;      /* blobs whose content does not match */
-	size_t quarantined;  /* of those, moved out of service */
-	size_t failed;       /* blobs that could not be read or moved */
+	size_t blobs;	    /* blobs hashed */
+	uint64_t bytes;	    /* bytes read */
+	size_t corrupt;	    /* blobs whose content does not match */
+	size_t quarantined; /* of those, moved out of service */
+	size_t failed;	    /* blobs that could not be read or moved */
 	double seconds;
 };
 
@@ -38,14 +38,13 @@ struct scrub_stats {
  * its size, and where it was moved (NULL when it was not moved: report
  * only, or the move failed; the next pass tries again).
  */
-typedef void (*scrub_bad_fn)(void *arg, const char *digest,
-			     const char *actual, uint64_t size,
-			     const char *quarantine);
+typedef void (*scrub_bad_fn)(void *arg, const char *digest, const char *actual,
+			     uint64_t size, const char *quarantine);
 
 struct scrub_options {
-	bool report_only;         /* find corrupt blobs but move nothing */
-	const atomic_bool *stop;  /* ends the pass early; may be NULL */
-	scrub_bad_fn on_bad;      /* may be NULL */
+	bool report_only;	 /* find corrupt blobs but move nothing */
+	const atomic_bool *stop; /* ends the pass early; may be NULL */
+	scrub_bad_fn on_bad;	 /* may be NULL */
 	void *arg;
 };
 

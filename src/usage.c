@@ -34,14 +34,14 @@ struct urepo {
 struct ublob {
 	uint64_t size;
 	uint32_t nrepos;
-	uint32_t owner;    /* the first repository holding it */
+	uint32_t owner; /* the first repository holding it */
 };
 
 struct ustate {
-	struct dmap *ids;        /* blob digests */
+	struct dmap *ids; /* blob digests */
 	struct ublob *blobs;
 	size_t blobs_cap;
-	struct dmap *names;      /* repository names, numbered as repos */
+	struct dmap *names; /* repository names, numbered as repos */
 	struct urepo *repos;
 	size_t nrepos, repos_cap;
 	uint64_t total_bytes, held, reclaimable;
@@ -56,7 +56,7 @@ struct note {
 };
 
 struct quota {
-	char **patterns;   /* NULL-terminated */
+	char **patterns; /* NULL-terminated */
 	uint64_t limit;
 };
 
@@ -65,7 +65,7 @@ struct usage {
 	struct quota *quotas;
 	size_t nquotas;
 	struct ustate *cur;
-	bool noting;       /* a scan is in progress */
+	bool noting; /* a scan is in progress */
 	struct note *notes;
 	size_t nnotes, notes_cap;
 };
@@ -76,11 +76,20 @@ static const struct {
 	const char *name;
 	uint64_t mult;
 } size_units[] = {
-	{"", 1}, {"b", 1},
-	{"k", 1ULL << 10}, {"kib", 1ULL << 10}, {"kb", 1000ULL},
-	{"m", 1ULL << 20}, {"mib", 1ULL << 20}, {"mb", 1000000ULL},
-	{"g", 1ULL << 30}, {"gib", 1ULL << 30}, {"gb", 1000000000ULL},
-	{"t", 1ULL << 40}, {"tib", 1ULL << 40}, {"tb", 1000000000000ULL},
+	{"", 1},
+	{"b", 1},
+	{"k", 1ULL << 10},
+	{"kib", 1ULL << 10},
+	{"kb", 1000ULL},
+	{"m", 1ULL << 20},
+	{"mib", 1ULL << 20},
+	{"mb", 1000000ULL},
+	{"g", 1ULL << 30},
+	{"gib", 1ULL << 30},
+	{"gb", 1000000000ULL},
+	{"t", 1ULL << 40},
+	{"tib", 1ULL << 40},
+	{"tb", 1000000000000ULL},
 };
 
 int usage_parse_size(const char *s, uint64_t *bytes)
@@ -118,8 +127,7 @@ int usage_parse_size(const char *s, uint64_t *bytes)
 
 void usage_format_size(uint64_t bytes, char out[32])
 {
-	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB",
-					    "PiB"};
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
 	double v = (double)bytes;
 	int u = -1;
 
@@ -142,8 +150,10 @@ static int parse_patterns(const json_t *v, struct quota *q, const char *at,
 	size_t n = json_is_array(v) ? json_array_size(v) : 1;
 
 	if ((!json_is_array(v) && !json_is_string(v)) || n == 0) {
-		set_error(err, errlen, "%s.repositories: expected a list of "
-			  "repository patterns", at);
+		set_error(err, errlen,
+			  "%s.repositories: expected a list of "
+			  "repository patterns",
+			  at);
 		return -1;
 	}
 	q->patterns = xcalloc(n + 1, sizeof(*q->patterns));
@@ -152,9 +162,10 @@ static int parse_patterns(const json_t *v, struct quota *q, const char *at,
 		const char *s = json_string_value(p);
 
 		if (!s || !acl_pattern_valid(s)) {
-			set_error(err, errlen, "%s.repositories: \"%s\" is "
-				  "not a repository pattern", at,
-				  s ? s : "(not a string)");
+			set_error(err, errlen,
+				  "%s.repositories: \"%s\" is "
+				  "not a repository pattern",
+				  at, s ? s : "(not a string)");
 			return -1;
 		}
 		q->patterns[i] = xstrdup(s);
@@ -174,8 +185,10 @@ static int parse_limit(const json_t *v, struct quota *q, const char *at,
 		s = tmp;
 	}
 	if (!s || usage_parse_size(s, &q->limit) < 0) {
-		set_error(err, errlen, "%s.limit: expected a size such as "
-			  "10GiB or 500MB, got \"%s\"", at, s ? s : "?");
+		set_error(err, errlen,
+			  "%s.limit: expected a size such as "
+			  "10GiB or 500MB, got \"%s\"",
+			  at, s ? s : "?");
 		return -1;
 	}
 	return 0;
@@ -184,13 +197,15 @@ static int parse_limit(const json_t *v, struct quota *q, const char *at,
 static int unknown_setting(const char *key, const char *at, char *err,
 			   size_t errlen)
 {
-	set_error(err, errlen, "%s.%s: unknown setting; expected "
-		  "repositories or limit", at, key);
+	set_error(err, errlen,
+		  "%s.%s: unknown setting; expected "
+		  "repositories or limit",
+		  at, key);
 	return -1;
 }
 
-static int parse_quota(const json_t *obj, size_t i, struct quota *q,
-		       char *err, size_t errlen)
+static int parse_quota(const json_t *obj, size_t i, struct quota *q, char *err,
+		       size_t errlen)
 {
 	char at[64];
 	const char *key;
@@ -214,8 +229,7 @@ static int parse_quota(const json_t *obj, size_t i, struct quota *q,
 			return -1;
 	}
 	if (!q->patterns || !q->limit) {
-		set_error(err, errlen, "%s: needs repositories and limit",
-			  at);
+		set_error(err, errlen, "%s: needs repositories and limit", at);
 		return -1;
 	}
 	return 0;
@@ -241,7 +255,8 @@ static int parse_quotas(const json_t *conf, struct quota **out, size_t *n,
 	*n = 0;
 	if (conf && !json_is_null(conf) && !json_is_array(conf)) {
 		free(q);
-		set_error(err, errlen, "storage.maintenance.quotas: "
+		set_error(err, errlen,
+			  "storage.maintenance.quotas: "
 			  "expected a list of rules");
 		return -1;
 	}
@@ -269,8 +284,8 @@ int usage_quota_check(const json_t *conf, char *err, size_t errlen)
 }
 
 /* The rule for repo, or NULL. */
-static const struct quota *quota_for(const struct usage *u,
-				     const char *repo, const char **pattern)
+static const struct quota *quota_for(const struct usage *u, const char *repo,
+				     const char **pattern)
 {
 	for (size_t i = 0; i < u->nquotas; i++)
 		for (char **p = u->quotas[i].patterns; *p; p++)
@@ -307,8 +322,7 @@ static void state_free(struct ustate *s)
 	free(s);
 }
 
-static struct urepo *state_repo(struct ustate *s, const char *name,
-				bool create)
+static struct urepo *state_repo(struct ustate *s, const char *name, bool create)
 {
 	struct digest key;
 	uint32_t i;
@@ -323,8 +337,8 @@ static struct urepo *state_repo(struct ustate *s, const char *name,
 	if (added) {
 		if (s->nrepos == s->repos_cap) {
 			s->repos_cap = s->repos_cap ? 2 * s->repos_cap : 64;
-			s->repos = xrealloc(s->repos, s->repos_cap *
-					    sizeof(*s->repos));
+			s->repos = xrealloc(s->repos,
+					    s->repos_cap * sizeof(*s->repos));
 		}
 		memset(&s->repos[i], 0, sizeof(s->repos[i]));
 		s->repos[i].name = xstrdup(name);
@@ -345,8 +359,7 @@ static uint32_t state_blob(struct ustate *s, const struct digest *d,
 
 	if (id >= s->blobs_cap) {
 		s->blobs_cap = s->blobs_cap ? 2 * s->blobs_cap : 1024;
-		s->blobs = xrealloc(s->blobs, s->blobs_cap *
-				    sizeof(*s->blobs));
+		s->blobs = xrealloc(s->blobs, s->blobs_cap * sizeof(*s->blobs));
 	}
 	if (added) {
 		s->blobs[id] = (struct ublob){size, 0, 0};
@@ -357,8 +370,8 @@ static uint32_t state_blob(struct ustate *s, const struct digest *d,
 }
 
 /* Records that repository r now holds blob d of size bytes. */
-static void state_add(struct ustate *s, struct urepo *r,
-		      const struct digest *d, uint64_t size)
+static void state_add(struct ustate *s, struct urepo *r, const struct digest *d,
+		      uint64_t size)
 {
 	uint32_t id = state_blob(s, d, size);
 	struct ublob *b = &s->blobs[id];
@@ -380,8 +393,8 @@ static void state_add(struct ustate *s, struct urepo *r,
 	b->nrepos++;
 }
 
-static void add_from_scan(struct ustate *st, struct urepo *r,
-			  struct scan *s, uint32_t id)
+static void add_from_scan(struct ustate *st, struct urepo *r, struct scan *s,
+			  uint32_t id)
 {
 	const struct scan_blob *b = scan_blob(s, id);
 	struct digest d;
@@ -522,11 +535,10 @@ void usage_note(struct usage *u, const char *repo, const struct digest *d,
 	if (u->noting) {
 		if (u->nnotes == u->notes_cap) {
 			u->notes_cap = u->notes_cap ? 2 * u->notes_cap : 64;
-			u->notes = xrealloc(u->notes, u->notes_cap *
-					    sizeof(*u->notes));
+			u->notes = xrealloc(u->notes,
+					    u->notes_cap * sizeof(*u->notes));
 		}
-		u->notes[u->nnotes++] = (struct note){xstrdup(repo), *d,
-						      size};
+		u->notes[u->nnotes++] = (struct note){xstrdup(repo), *d, size};
 	}
 	pthread_mutex_unlock(&u->lock);
 }
@@ -545,14 +557,14 @@ static int deny(struct reg_error *e, const char *repo, uint64_t holds,
 		 "%s, over its quota of %s (storage.maintenance.quotas, %s)",
 		 repo, h, a, l, pattern);
 	log_info("push refused over quota repo=%s holds=%llu adds=%llu "
-		 "limit=%llu", repo, (unsigned long long)holds,
-		 (unsigned long long)adds, (unsigned long long)limit);
+		 "limit=%llu",
+		 repo, (unsigned long long)holds, (unsigned long long)adds,
+		 (unsigned long long)limit);
 	return -1;
 }
 
-int usage_check_quota(struct usage *u, const char *repo,
-		      const struct digest *d, uint64_t size,
-		      struct reg_error *e)
+int usage_check_quota(struct usage *u, const char *repo, const struct digest *d,
+		      uint64_t size, struct reg_error *e)
 {
 	const struct quota *q;
 	const char *pattern = NULL;
@@ -628,33 +640,31 @@ static json_t *repo_json(const struct usage *u, const struct urepo *r)
 	json_t *o;
 
 	repo_info(u, r, &info);
-	o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "name", r->name,
-		      "bytes", (json_int_t)info.bytes,
-		      "shared_bytes", (json_int_t)info.shared,
-		      "exclusive_bytes", (json_int_t)info.exclusive,
-		      "blobs", (json_int_t)info.blobs);
-	json_object_set_new(o, "quota_bytes", info.quota ?
-			    json_integer((json_int_t)info.quota) :
-			    json_null());
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "name", r->name, "bytes",
+		      (json_int_t)info.bytes, "shared_bytes",
+		      (json_int_t)info.shared, "exclusive_bytes",
+		      (json_int_t)info.exclusive, "blobs",
+		      (json_int_t)info.blobs);
+	json_object_set_new(o, "quota_bytes",
+			    info.quota ? json_integer((json_int_t)info.quota)
+				       : json_null());
 	return o;
 }
 
 static json_t *total_json(const struct ustate *s)
 {
 	char when[32];
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
-			      "bytes", (json_int_t)s->total_bytes,
-			      "blobs", (json_int_t)s->total_blobs,
-			      "held_bytes", (json_int_t)s->held,
-			      "reclaimable_bytes",
-			      (json_int_t)s->reclaimable,
-			      "reclaimable_blobs",
-			      (json_int_t)s->reclaimable_blobs,
-			      "repositories", (json_int_t)s->nrepos);
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "bytes",
+			      (json_int_t)s->total_bytes, "blobs",
+			      (json_int_t)s->total_blobs, "held_bytes",
+			      (json_int_t)s->held, "reclaimable_bytes",
+			      (json_int_t)s->reclaimable, "reclaimable_blobs",
+			      (json_int_t)s->reclaimable_blobs, "repositories",
+			      (json_int_t)s->nrepos);
 
 	format_rfc3339(s->updated, when);
-	json_object_set_new(o, "updated", s->updated ? json_string(when) :
-			    json_null());
+	json_object_set_new(o, "updated",
+			    s->updated ? json_string(when) : json_null());
 	return o;
 }
 

@@ -42,21 +42,21 @@ struct scan;
 struct usage;
 
 struct usage_repo {
-	uint64_t bytes;       /* everything the repository holds */
-	uint64_t shared;      /* bytes another repository holds too */
-	uint64_t exclusive;   /* bytes only this repository holds */
+	uint64_t bytes;	    /* everything the repository holds */
+	uint64_t shared;    /* bytes another repository holds too */
+	uint64_t exclusive; /* bytes only this repository holds */
 	size_t blobs;
-	uint64_t quota;       /* its limit, or 0 for none */
+	uint64_t quota; /* its limit, or 0 for none */
 };
 
 struct usage_total {
-	uint64_t bytes;       /* all blob data in the store */
+	uint64_t bytes; /* all blob data in the store */
 	size_t blobs;
-	uint64_t held;        /* bytes some repository holds */
+	uint64_t held;	      /* bytes some repository holds */
 	uint64_t reclaimable; /* what a collection would free now */
 	size_t reclaimable_blobs;
 	size_t repositories;
-	int64_t updated;      /* when the numbers were last scanned; 0 never */
+	int64_t updated; /* when the numbers were last scanned; 0 never */
 };
 
 /*
@@ -64,8 +64,7 @@ struct usage_total {
  * retention_parse; NULL for none).  Returns NULL with err set when the
  * rules are wrong.  Free with usage_free.
  */
-struct usage *usage_new(const struct json_t *conf, char *err,
-			size_t errlen);
+struct usage *usage_new(const struct json_t *conf, char *err, size_t errlen);
 void usage_free(struct usage *u);
 
 /* Only checks quota rules, for the configuration loader. */
@@ -103,9 +102,8 @@ void usage_note(struct usage *u, const char *repo, const struct digest *d,
  * quota applies, the repository holds it already, or it fits; else -1
  * with e set to DENIED and a message naming the quota.
  */
-int usage_check_quota(struct usage *u, const char *repo,
-		      const struct digest *d, uint64_t size,
-		      struct reg_error *e);
+int usage_check_quota(struct usage *u, const char *repo, const struct digest *d,
+		      uint64_t size, struct reg_error *e);
 
 /* Fills out for repo; false when the repository holds nothing. */
 bool usage_repo(struct usage *u, const char *repo, struct usage_repo *out);

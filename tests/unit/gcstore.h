@@ -7,6 +7,7 @@
 #ifndef BERTH_TEST_GCSTORE_H
 #define BERTH_TEST_GCSTORE_H
 
+#include "check.h"
 #include "digest.h"
 #include "layout.h"
 #include "store.h"
@@ -26,12 +27,10 @@ static char root[256];
 static inline void store_fresh(void)
 {
 	static int n;
-	char cmd[300];
 
 	if (st) {
 		st->ops->close(st);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-		if (system(cmd) != 0)
+		if (check_rmtree(root) != 0)
 			abort();
 	}
 	snprintf(root, sizeof(root), "/tmp/berth-unit-%d-%d", (int)getpid(),
@@ -42,17 +41,13 @@ static inline void store_fresh(void)
 
 static inline void store_done(void)
 {
-	char cmd[300];
-
 	st->ops->close(st);
 	st = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	if (system(cmd) != 0)
+	if (check_rmtree(root) != 0)
 		abort();
 }
 
-static inline void put_key(const char *key, const char *data,
-			   size_t len)
+static inline void put_key(const char *key, const char *data, size_t len)
 {
 	if (st->ops->put(st, key, data, len) != 0)
 		abort();
@@ -121,30 +116,35 @@ static inline struct digest push_blob(const char *repo, const char *data)
 }
 
 static inline char *image_json(const struct digest *config,
-			const struct digest *layers, size_t n,
-			const struct digest *subject)
+			       const struct digest *layers, size_t n,
+			       const struct digest *subject)
 {
 	struct buf b = BUF_INIT;
 	char s[DIGEST_MAX_STR + 1];
 
 	digest_format(config, s);
-	buf_addf(&b, "{\"schemaVersion\":2,\"mediaType\":"
+	buf_addf(&b,
+		 "{\"schemaVersion\":2,\"mediaType\":"
 		 "\"application/vnd.oci.image.manifest.v1+json\","
 		 "\"config\":{\"mediaType\":\"application/vnd.oci.image."
 		 "config.v1+json\",\"digest\":\"%s\",\"size\":2},"
-		 "\"layers\":[", s);
+		 "\"layers\":[",
+		 s);
 	for (size_t i = 0; i < n; i++) {
 		digest_format(&layers[i], s);
-		buf_addf(&b, "%s{\"mediaType\":\"application/vnd.oci.image."
+		buf_addf(&b,
+			 "%s{\"mediaType\":\"application/vnd.oci.image."
 			 "layer.v1.tar+gzip\",\"digest\":\"%s\",\"size\":1}",
 			 i ? "," : "", s);
 	}
 	buf_adds(&b, "]");
 	if (subject) {
 		digest_format(subject, s);
-		buf_addf(&b, ",\"subject\":{\"mediaType\":\"application/vnd."
+		buf_addf(&b,
+			 ",\"subject\":{\"mediaType\":\"application/vnd."
 			 "oci.image.manifest.v1+json\",\"digest\":\"%s\","
-			 "\"size\":1}", s);
+			 "\"size\":1}",
+			 s);
 	}
 	buf_adds(&b, "}");
 	return buf_detach(&b, NULL);
@@ -156,10 +156,11 @@ static inline char *index_json(const struct digest *children, size_t n)
 	char s[DIGEST_MAX_STR + 1];
 
 	buf_adds(&b, "{\"schemaVersion\":2,\"mediaType\":\"application/vnd."
-		 "oci.image.index.v1+json\",\"manifests\":[");
+		     "oci.image.index.v1+json\",\"manifests\":[");
 	for (size_t i = 0; i < n; i++) {
 		digest_format(&children[i], s);
-		buf_addf(&b, "%s{\"mediaType\":\"application/vnd.oci.image."
+		buf_addf(&b,
+			 "%s{\"mediaType\":\"application/vnd.oci.image."
 			 "manifest.v1+json\",\"digest\":\"%s\",\"size\":1}",
 			 i ? "," : "", s);
 	}
@@ -168,7 +169,7 @@ static inline char *index_json(const struct digest *children, size_t n)
 }
 
 static inline void set_tag(const char *repo, const char *tag,
-		    const struct digest *d, long age)
+			   const struct digest *d, long age)
 {
 	char *key = layout_tag_index_link(repo, tag, d);
 
@@ -185,8 +186,8 @@ static inline void set_tag(const char *repo, const char *tag,
  * tag is not NULL, with a referrer link when subject is not NULL.
  */
 static inline struct digest push_manifest(const char *repo, char *json,
-				   const char *tag,
-				   const struct digest *subject)
+					  const char *tag,
+					  const struct digest *subject)
 {
 	struct digest d = put_blob(json);
 	char *key = layout_revision_link(repo, &d);
@@ -208,7 +209,7 @@ static inline struct digest push_manifest(const char *repo, char *json,
 
 /* An image of a config and two layers, the first shared by name. */
 static inline struct digest push_image(const char *repo, const char *name,
-				const char *tag, struct digest *layers)
+				       const char *tag, struct digest *layers)
 {
 	char text[128];
 	struct digest config, l[2];
@@ -223,8 +224,7 @@ static inline struct digest push_image(const char *repo, const char *name,
 		layers[0] = l[0];
 		layers[1] = l[1];
 	}
-	return push_manifest(repo, image_json(&config, l, 2, NULL), tag,
-			     NULL);
+	return push_manifest(repo, image_json(&config, l, 2, NULL), tag, NULL);
 }
 
 static inline bool blob_exists(const struct digest *d)
@@ -245,8 +245,7 @@ static inline bool layer_linked(const char *repo, const struct digest *d)
 	return yes;
 }
 
-static inline bool revision_exists(const char *repo,
-				   const struct digest *d)
+static inline bool revision_exists(const char *repo, const struct digest *d)
 {
 	char *key = layout_revision_link(repo, d);
 	bool yes = key_exists(key);
@@ -264,8 +263,7 @@ static inline bool tag_exists(const char *repo, const char *tag)
 	return yes;
 }
 
-static inline void delete_revision(const char *repo,
-				   const struct digest *d)
+static inline void delete_revision(const char *repo, const struct digest *d)
 {
 	char *key = layout_revision_link(repo, d);
 

@@ -59,7 +59,7 @@ static void test_default_sweeps_unreferenced(void)
 	delete_revision("lib/app", &b);
 
 	CHECK(collect(true, false, 3600, NULL, &stats, &seen) == 0);
-	CHECK(stats.count[GC_BLOB] == 5);  /* b, its config, 2 layers, stray */
+	CHECK(stats.count[GC_BLOB] == 5); /* b, its config, 2 layers, stray */
 	CHECK(blob_exists(&b) && blob_exists(&stray));
 
 	CHECK(collect(false, false, 3600, NULL, &stats, &seen) == 0);
@@ -270,14 +270,18 @@ static void test_marks_schema1_and_foreign(void)
 	l2 = push_blob("old", "foreign layer someone stored anyway");
 	digest_format(&l1, s1);
 	digest_format(&l2, s2);
-	snprintf(json, sizeof(json), "{\"schemaVersion\":1,\"name\":\"old\","
+	snprintf(json, sizeof(json),
+		 "{\"schemaVersion\":1,\"name\":\"old\","
 		 "\"tag\":\"1\",\"fsLayers\":[{\"blobSum\":\"%s\"}],"
-		 "\"signatures\":[]}", s1);
+		 "\"signatures\":[]}",
+		 s1);
 	push_manifest("old", xstrdup(json), "1", NULL);
-	snprintf(json, sizeof(json), "{\"schemaVersion\":2,\"config\":{"
+	snprintf(json, sizeof(json),
+		 "{\"schemaVersion\":2,\"config\":{"
 		 "\"digest\":\"%s\"},\"layers\":[{\"mediaType\":\"application/"
 		 "vnd.docker.image.rootfs.foreign.diff.tar.gzip\",\"digest\":"
-		 "\"%s\",\"urls\":[\"https://example.invalid/\"]}]}", s1, s2);
+		 "\"%s\",\"urls\":[\"https://example.invalid/\"]}]}",
+		 s1, s2);
 	m = push_manifest("old", xstrdup(json), "2", NULL);
 
 	CHECK(collect(false, true, 0, NULL, &stats, &seen) == 0);

@@ -40,8 +40,8 @@ static void stop(struct lifecycle *lc)
 	store_done();
 }
 
-static json_t *ask(struct lifecycle *lc, const char *method,
-		   const char *what, bool dry, bool wait, int *status)
+static json_t *ask(struct lifecycle *lc, const char *method, const char *what,
+		   bool dry, bool wait, int *status)
 {
 	struct lifecycle_request rq = {method, what, dry, false, wait, NULL};
 	struct buf b = BUF_INIT;
@@ -69,8 +69,9 @@ static void test_requested_collection(void)
 	doc = ask(lc, "POST", "gc", true, true, &status);
 	CHECK(status == 200);
 	CHECK(json_is_true(json_object_get(doc, "dry_run")));
-	CHECK(json_integer_value(json_object_get(json_object_get(doc,
-		"deleted"), "blobs")) == 1);
+	CHECK(json_integer_value(
+		      json_object_get(json_object_get(doc, "deleted"),
+				      "blobs")) == 1);
 	CHECK(json_array_size(json_object_get(doc, "items")) == 2);
 	CHECK(blob_exists(&gone));
 	json_decref(doc);
@@ -107,9 +108,9 @@ static void test_wrong_requests(void)
 
 static void test_hooks_and_quota(void)
 {
-	struct lifecycle *lc = start(
-		"storage:\n  maintenance:\n    quotas:\n"
-		"      - repositories: [small]\n        limit: 100B\n");
+	struct lifecycle *lc =
+		start("storage:\n  maintenance:\n    quotas:\n"
+		      "      - repositories: [small]\n        limit: 100B\n");
 	struct reg_error e = {0};
 	struct usage_repo r;
 	struct digest d;

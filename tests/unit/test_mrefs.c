@@ -14,15 +14,14 @@ struct got {
 	bool is_index;
 };
 
-static void on_ref(void *arg, enum mref_kind kind, const char *text,
-		   size_t len)
+static void on_ref(void *arg, enum mref_kind kind, const char *text, size_t len)
 {
 	struct got *g = arg;
 	static const char tags[] = "BCS";
 	size_t used = strlen(g->text);
 
-	snprintf(g->text + used, sizeof(g->text) - used, "%c:%.*s ",
-		 tags[kind], (int)len, text);
+	snprintf(g->text + used, sizeof(g->text) - used, "%c:%.*s ", tags[kind],
+		 (int)len, text);
 }
 
 static bool scan(const char *json, struct got *g)
@@ -41,7 +40,8 @@ static void test_image(void)
 		   "\"sha256:no\"}}, {\"urls\": [\"u\"], \"digest\": "
 		   "\"sha256:l2\"}], \"subject\": {\"digest\": \"sha256:s\"}, "
 		   "\"annotations\": {\"layers\": [{\"digest\": \"sha256:no\""
-		   "}]}, \"digest\": \"sha256:no\"}", &g));
+		   "}]}, \"digest\": \"sha256:no\"}",
+		   &g));
 	CHECK_STR(g.text, "B:sha256:c B:sha256:l1 B:sha256:l2 S:sha256:s ");
 	CHECK(!g.is_index);
 }
@@ -51,7 +51,8 @@ static void test_index_and_schema1(void)
 	struct got g;
 
 	CHECK(scan("{\"manifests\":[{\"digest\":\"sha256:a\",\"platform\":{"
-		   "\"os\":\"linux\"}},{\"digest\":\"sha256:b\"}]}", &g));
+		   "\"os\":\"linux\"}},{\"digest\":\"sha256:b\"}]}",
+		   &g));
 	CHECK_STR(g.text, "C:sha256:a C:sha256:b ");
 	CHECK(g.is_index);
 	CHECK(scan("{\"schemaVersion\":1,\"fsLayers\":[{\"blobSum\":"
@@ -69,7 +70,8 @@ static void test_escapes(void)
 
 	CHECK(scan("{\"con\\u0066ig\": {\"\\u0064igest\": \"sha256:\\u0061\"},"
 		   " \"layers\": [], \"x\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9"
-		   "\"}", &g));
+		   "\"}",
+		   &g));
 	CHECK_STR(g.text, "B:sha256:a ");
 	/* Non-ASCII escapes where it compares: left to the slow parser. */
 	CHECK(!scan("{\"config\": {\"digest\": \"sha256:\\u00e9\"}}", &g));
@@ -78,9 +80,18 @@ static void test_escapes(void)
 static void test_gives_up(void)
 {
 	static const char *const bad[] = {
-		"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}",
-		"{\"a\":tru}", "{\"a\":\"\n\"}", "{\"a\":\"\\q\"}",
-		"{\"a\":1} x", "{\"a\":[1 2]}", "\"x\"",
+		"",
+		"[]",
+		"{",
+		"{\"a\"}",
+		"{\"a\":}",
+		"{\"a\":1,}",
+		"{\"a\":tru}",
+		"{\"a\":\"\n\"}",
+		"{\"a\":\"\\q\"}",
+		"{\"a\":1} x",
+		"{\"a\":[1 2]}",
+		"\"x\"",
 		"{\"a\":\"\\u12\"}",
 	};
 	char deep[400];

@@ -82,9 +82,10 @@ static void test_keeplast(void)
 
 static void test_keeptags_and_age(void)
 {
-	struct retention *rt = rules("[{\"repositories\": [\"**\"], "
-				     "\"keeplast\": 1, \"keeptags\": "
-				     "\"^(latest|v1)$\", \"olderthan\": \"3h\"}]");
+	struct retention *rt =
+		rules("[{\"repositories\": [\"**\"], "
+		      "\"keeplast\": 1, \"keeptags\": "
+		      "\"^(latest|v1)$\", \"olderthan\": \"3h\"}]");
 	struct scan_repo r = repo("x", TAGS, 5);
 	bool gov;
 
@@ -134,7 +135,8 @@ static void test_bad_rules(void)
 		{"[{\"repositories\": [\"a\"], \"olderthan\": \"30\"}]",
 		 "retention[0].olderthan"},
 		{"[{\"repositories\": [\"a\"], \"keeplast\": 1, "
-		 "\"keeptags\": \"[\"}]", "retention[0].keeptags"},
+		 "\"keeptags\": \"[\"}]",
+		 "retention[0].keeptags"},
 		{"[{\"repositories\": [\"a\"], \"keeplast\": 1, \"x\": 1}]",
 		 "retention[0].x: unknown setting"},
 	};
@@ -181,8 +183,8 @@ static void test_config_keys(void)
 	char *const env[] = {"REGISTRY_STORAGE_MAINTENANCE_GC_DRYRUN=true",
 			     NULL};
 	char err[256];
-	struct config *c = config_parse(yaml, strlen(yaml), env, err,
-					sizeof(err));
+	struct config *c =
+		config_parse(yaml, strlen(yaml), env, err, sizeof(err));
 
 	CHECK(c != NULL);
 	if (!c) {
@@ -195,8 +197,10 @@ static void test_config_keys(void)
 	CHECK(c->gc_dryrun && c->scrub_enabled);
 	CHECK(c->scrub_interval == 168 * HOUR && c->usage_interval == HOUR);
 	CHECK(json_array_size(c->retention) == 1);
-	CHECK_STR(json_string_value(json_object_get(json_array_get(
-		c->quotas, 0), "limit")), "1GiB");
+	CHECK_STR(json_string_value(
+			  json_object_get(json_array_get(c->quotas, 0),
+					  "limit")),
+		  "1GiB");
 	config_free(c);
 
 	c = config_parse("", 0, NULL, err, sizeof(err));

@@ -77,7 +77,8 @@ static void test_report_only(void)
 {
 	struct scrub_stats stats;
 	struct bad seen = {0};
-	struct scrub_options o = {.report_only = true, .on_bad = on_bad,
+	struct scrub_options o = {.report_only = true,
+				  .on_bad = on_bad,
 				  .arg = &seen};
 	struct digest d;
 

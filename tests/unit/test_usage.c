@@ -54,7 +54,7 @@ static void test_shared_and_exclusive(void)
 
 	store_fresh();
 	ma = push_image("one", "x", "v1", a);
-	mb = push_image("two", "x", "v1", b);  /* same name: same blobs */
+	mb = push_image("two", "x", "v1", b); /* same name: same blobs */
 	push_image("two", "y", "v2", NULL);
 	refresh(u, now_seconds() - 3600);
 
@@ -119,7 +119,7 @@ static void test_notes(void)
 		scan_free(s);
 	}
 	CHECK(usage_repo(u, "late", &r) && r.bytes == 100);
-	CHECK(!usage_repo(u, "app", &r));  /* the store never had it */
+	CHECK(!usage_repo(u, "app", &r)); /* the store never had it */
 	usage_free(u);
 	store_done();
 }
@@ -152,7 +152,8 @@ static void test_quota(void)
 static void test_quota_rules_checked(void)
 {
 	static const char *const bad[] = {
-		"{}", "[{\"limit\": \"1G\"}]",
+		"{}",
+		"[{\"limit\": \"1G\"}]",
 		"[{\"repositories\": [\"a\"]}]",
 		"[{\"repositories\": [\"A/\"], \"limit\": \"1G\"}]",
 		"[{\"repositories\": [\"a\"], \"limit\": \"lots\"}]",
@@ -207,11 +208,14 @@ static void test_json(void)
 	CHECK(usage_json(u, NULL, &b));
 	doc = json_loads(b.data, 0, NULL);
 	CHECK(json_array_size(json_object_get(doc, "repositories")) == 2);
-	CHECK_STR(json_string_value(json_object_get(json_array_get(
-		json_object_get(doc, "repositories"), 0), "name")), "a");
-	CHECK(json_integer_value(json_object_get(json_array_get(
-		json_object_get(doc, "repositories"), 1), "quota_bytes")) ==
-	      2048);
+	CHECK_STR(json_string_value(json_object_get(
+			  json_array_get(json_object_get(doc, "repositories"),
+					 0),
+			  "name")),
+		  "a");
+	CHECK(json_integer_value(json_object_get(
+		      json_array_get(json_object_get(doc, "repositories"), 1),
+		      "quota_bytes")) == 2048);
 	json_decref(doc);
 	buf_reset(&b);
 	CHECK(usage_json(u, "a", &b));
