@@ -7,6 +7,9 @@
  * instead of backtracking through every way to split it.
  */
 #include "acl.h"
+#include "util.h"
+
+#include <jansson.h>
 
 #include <stdbool.h>
 #include <string.h>
@@ -215,4 +218,39 @@ bool acl_allows(const struct config_access *policy, const char *user,
 	if (!repo)
 		return user != NULL || anonymous_pulls(policy);
 	return (granted(policy, user, repo) & action) == action;
+}
+
+int acl_patterns_from_json(const json_t *v, const char *at, char ***out,
+			   char *err, size_t errlen)
+{
+	size_t n = json_is_array(v) ? json_array_size(v) : 1;
+
+	if (!json_is_array(v) && !json_is_string(v)) {
+		set_error(err, errlen,
+			  "%s.repositories: expected a list of repository "
+			  "patterns",
+			  at);
+		return -1;
+	}
+	if (n == 0) {
+		set_error(err, errlen, "%s.repositories: the list is empty",
+			  at);
+		return -1;
+	}
+
+	*out = xcalloc(n + 1, sizeof(**out));
+	for (size_t i = 0; i < n; i++) {
+		const json_t *p = json_is_array(v) ? json_array_get(v, i) : v;
+		const char *s = json_string_value(p);
+
+		if (!s || !acl_pattern_valid(s)) {
+			set_error(err, errlen,
+				  "%s.repositories: \"%s\" is not a "
+				  "repository pattern",
+				  at, s ? s : "(not a string)");
+			return -1;
+		}
+		(*out)[i] = xstrdup(s);
+	}
+	return 0;
 }

@@ -41,4 +41,14 @@ bool acl_match(const char *pattern, const char *repo);
 bool acl_allows(const struct config_access *policy, const char *user,
 		const char *repo, unsigned action);
 
+/*
+ * Reads the "repositories" value of a rule written as JSON (a pattern or
+ * a list of them) into *out, a new NULL-terminated array of copies.  at
+ * names the rule in messages.  Returns 0, or -1 with a message in err
+ * (*out may then hold the patterns read so far; the caller frees them).
+ */
+struct json_t;
+int acl_patterns_from_json(const struct json_t *v, const char *at, char ***out,
+			   char *err, size_t errlen);
+
 #endif

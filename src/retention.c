@@ -46,41 +46,6 @@ static const char *scalar_text(const json_t *v, char *tmp, size_t len)
 	return NULL;
 }
 
-static int parse_patterns(const json_t *v, struct rule *r, const char *at,
-			  char *err, size_t errlen)
-{
-	size_t n = json_is_array(v) ? json_array_size(v) : 1;
-
-	if (!json_is_array(v) && !json_is_string(v)) {
-		set_error(err, errlen,
-			  "%s.repositories: expected a list of "
-			  "repository patterns",
-			  at);
-		return -1;
-	}
-	if (n == 0) {
-		set_error(err, errlen, "%s.repositories: the list is empty",
-			  at);
-		return -1;
-	}
-
-	r->patterns = xcalloc(n + 1, sizeof(*r->patterns));
-	for (size_t i = 0; i < n; i++) {
-		const json_t *p = json_is_array(v) ? json_array_get(v, i) : v;
-		const char *s = json_string_value(p);
-
-		if (!s || !acl_pattern_valid(s)) {
-			set_error(err, errlen,
-				  "%s.repositories: \"%s\" is "
-				  "not a repository pattern",
-				  at, s ? s : "(not a string)");
-			return -1;
-		}
-		r->patterns[i] = xstrdup(s);
-	}
-	return 0;
-}
-
 static int parse_keeplast(const json_t *v, struct rule *r, const char *at,
 			  char *err, size_t errlen)
 {
@@ -145,7 +110,7 @@ static int parse_member(const char *key, const json_t *v, struct rule *r,
 			const char *at, char *err, size_t errlen)
 {
 	if (!strcmp(key, "repositories"))
-		return parse_patterns(v, r, at, err, errlen);
+		return acl_patterns_from_json(v, at, &r->patterns, err, errlen);
 	if (!strcmp(key, "keeplast"))
 		return parse_keeplast(v, r, at, err, errlen);
 	if (!strcmp(key, "keeptags"))

@@ -144,35 +144,6 @@ void usage_format_size(uint64_t bytes, char out[32])
 
 /* ---- quota rules ---- */
 
-static int parse_patterns(const json_t *v, struct quota *q, const char *at,
-			  char *err, size_t errlen)
-{
-	size_t n = json_is_array(v) ? json_array_size(v) : 1;
-
-	if ((!json_is_array(v) && !json_is_string(v)) || n == 0) {
-		set_error(err, errlen,
-			  "%s.repositories: expected a list of "
-			  "repository patterns",
-			  at);
-		return -1;
-	}
-	q->patterns = xcalloc(n + 1, sizeof(*q->patterns));
-	for (size_t i = 0; i < n; i++) {
-		const json_t *p = json_is_array(v) ? json_array_get(v, i) : v;
-		const char *s = json_string_value(p);
-
-		if (!s || !acl_pattern_valid(s)) {
-			set_error(err, errlen,
-				  "%s.repositories: \"%s\" is "
-				  "not a repository pattern",
-				  at, s ? s : "(not a string)");
-			return -1;
-		}
-		q->patterns[i] = xstrdup(s);
-	}
-	return 0;
-}
-
 static int parse_limit(const json_t *v, struct quota *q, const char *at,
 		       char *err, size_t errlen)
 {
@@ -220,7 +191,8 @@ static int parse_quota(const json_t *obj, size_t i, struct quota *q, char *err,
 		int rc;
 
 		if (!strcmp(key, "repositories"))
-			rc = parse_patterns(v, q, at, err, errlen);
+			rc = acl_patterns_from_json(v, at, &q->patterns, err,
+						    errlen);
 		else if (!strcmp(key, "limit"))
 			rc = parse_limit(v, q, at, err, errlen);
 		else
