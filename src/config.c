@@ -703,12 +703,22 @@ static bool has_space_or_control(const char *s)
  * An absolute http(s) URL or "".  Trailing slashes are dropped so that
  * callers can append "/v2/..." without doubling them.
  */
+/* Stores a copy of v with any trailing '/' dropped (URLs, prefixes). */
+static void store_without_trailing_slashes(struct config *c,
+					   const struct config_key *k,
+					   const char *v)
+{
+	size_t len = strlen(v);
+
+	while (len > 0 && v[len - 1] == '/')
+		len--;
+	store_string(c, k, xstrndup(v, len));
+}
+
 static int parse_url(struct config *c, const struct config_key *k,
 		     const struct cnode *n, char *err, size_t errlen)
 {
 	const char *v = n->value, *rest = NULL;
-	char *s;
-	size_t len;
 
 	if (n->kind == CNODE_SCALAR && !strncasecmp(v, "http://", 7))
 		rest = v + 7;
@@ -722,11 +732,7 @@ static int parse_url(struct config *c, const struct config_key *k,
 				 "https://",
 				 err, errlen);
 
-	s = xstrdup(v);
-	len = strlen(s);
-	while (len > 0 && s[len - 1] == '/')
-		s[--len] = '\0';
-	store_string(c, k, s);
+	store_without_trailing_slashes(c, k, v);
 	return 0;
 }
 
@@ -737,18 +743,11 @@ static const struct config_type type_url = {parse_url, release_string,
 static int parse_prefix(struct config *c, const struct config_key *k,
 			const struct cnode *n, char *err, size_t errlen)
 {
-	char *s;
-	size_t len;
-
 	if (n->kind != CNODE_SCALAR || (n->value[0] && n->value[0] != '/') ||
 	    has_space_or_control(n->value))
 		return bad_value(k->path, n, "a path starting with /", err,
 				 errlen);
-	s = xstrdup(n->value);
-	len = strlen(s);
-	while (len > 0 && s[len - 1] == '/')
-		s[--len] = '\0';
-	store_string(c, k, s);
+	store_without_trailing_slashes(c, k, n->value);
 	return 0;
 }
 

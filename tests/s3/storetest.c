@@ -18,13 +18,13 @@
 static struct store *st;
 static int failed;
 
-#define EXPECT(cond)                                                      \
-	do {                                                              \
-		if (!(cond)) {                                            \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#cond);                                   \
-			return 1;                                         \
-		}                                                         \
+#define EXPECT(cond)                                                           \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
+				#cond);                                        \
+			return 1;                                              \
+		}                                                              \
 	} while (0)
 
 static void run(const char *name, int (*fn)(void))
@@ -154,8 +154,8 @@ static int read_back(const char *key, uint64_t offset, const char *want,
 	EXPECT(st->ops->reader_open(st, key, offset, &r) == 0);
 	EXPECT(r->size == len);
 	at = offset;
-	while ((n = store_read(r, got + at, len - at > 100000 ? 100000
-							      : len - at)) > 0)
+	while ((n = store_read(r, got + at,
+			       len - at > 100000 ? 100000 : len - at)) > 0)
 		at += (size_t)n;
 	EXPECT(n == 0 && at == len);
 	EXPECT(!memcmp(got + offset, want + offset, len - offset));
@@ -185,8 +185,7 @@ static int append_case(const char *key, const char *to, size_t total,
 		EXPECT(store_write(w, data + at, n) == 0);
 		EXPECT(store_writer_commit(w) == 0);
 		store_writer_close(w);
-		EXPECT(st->ops->stat(st, key, &sst) == 0 &&
-		       sst.size == at + n);
+		EXPECT(st->ops->stat(st, key, &sst) == 0 && sst.size == at + n);
 	}
 	EXPECT(read_back(key, 0, data, total) == 0);
 	EXPECT(read_back(key, total / 3, data, total) == 0);
