@@ -1390,20 +1390,69 @@ static bool query_true(struct http_request *req, const char *name)
 }
 
 /*
- * /admin/gc, /admin/scrub and /admin/usage (lifecycle.h).
- * NEEDSWORK: any logged-in user who may delete passes; only the
- * access section's admins should.
+ * Refuses a change a page on another site could have made a browser
+ * send: without logins, POST /admin/gc needs no credentials and no
+ * preflight, and browsers mark such requests with Sec-Fetch-Site.
  */
+static bool admin_same_site(struct http_request *req)
+{
+	const char *site = http_header(req, "Sec-Fetch-Site");
+
+	if (!strcmp(http_method(req), "GET") || !site ||
+	    !strcmp(site, "same-origin") || !strcmp(site, "none"))
+		return true;
+	send_error(req, 403, "DENIED",
+		   "administrative requests from another site are refused");
+	return false;
+}
+
+/*
+ * Lets only administrators through (access_admin): answers 401 with a
+ * challenge to anonymous clients when logins exist, 403 to everyone
+ * else, and returns false then.  Cookie sessions need their CSRF token
+ * for a POST, as on /v2/.
+ */
+static bool authorize_admin(struct api *api, struct http_request *req)
+{
+	struct route r = {ROUTE_BASE, false, "", ""};
+	struct access *a = access_of(api);
+	struct http_response *res;
+
+	if (!authorize(api, req, &r, http_method(req)))
+		return false;
+	if (access_admin(a, http_user(req), http_client_addr(req)))
+		return admin_same_site(req);
+
+	metrics_auth_failure();
+	if (access_enabled(a) && !http_user(req)) {
+		res = response(401);
+		http_response_header(res, "WWW-Authenticate",
+				     access_challenge(a));
+		send_error_with(req, res, "UNAUTHORIZED",
+				"log in as an administrator");
+	} else if (access_enabled(a)) {
+		send_error(req, 403, "DENIED",
+			   "only the administrators listed in access.admins "
+			   "may do this");
+	} else {
+		send_error(req, 403, "DENIED",
+			   "without logins (auth.htpasswd) only clients on "
+			   "the loopback address may do this");
+	}
+	return false;
+}
+
+/* /admin/gc, /admin/scrub and /admin/usage (lifecycle.h). */
 static void handle_admin(struct api *api, struct http_request *req,
 			 const char *what)
 {
 	struct lifecycle_request rq = {0};
 	struct http_response *res;
 	struct buf json = BUF_INIT;
-	struct route r = {ROUTE_BASE, false, "", ""};
 	int status;
 
-	if (!authorize(api, req, &r, "DELETE"))
+	find_client(api, req);
+	if (!within_rate(api, req) || !authorize_admin(api, req))
 		return;
 	rq.method = http_method(req);
 	rq.what = what;

@@ -19,7 +19,8 @@
  *   gc_runs_total{result}, gc_freed_blobs_total, gc_freed_bytes_total
  *   process_resident_memory_bytes, process_open_fds and the other
  *   process_* values read from /proc/self when rendered
- * plus whatever registered collectors add (notifications, for one).
+ * plus whatever registered collectors add: notifications (notify.h),
+ * bytes per repository (usage.h).
  */
 #ifndef BERTH_METRICS_H
 #define BERTH_METRICS_H

@@ -8,12 +8,14 @@
  * constant time: when a blob gains its second holder, the first holder's
  * bytes move from exclusive to shared.  A scan builds a new state off
  * the lock, the pushes noted meanwhile are added to it, and it replaces
- * the old one.
+ * the old one.  The same numbers go to /metrics for the repositories
+ * holding the most.
  */
 #include "usage.h"
 #include "acl.h"
 #include "dmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry.h"
 #include "scan.h"
 
@@ -443,6 +445,9 @@ struct usage *usage_new(const json_t *conf, char *err, size_t errlen)
 	}
 	pthread_mutex_init(&u->lock, NULL);
 	u->cur = state_new();
+	if (metrics_add_collector(usage_metrics, u) != 0)
+		log_warn("too many metrics collectors, repository bytes are "
+			 "not exported");
 	return u;
 }
 
@@ -457,6 +462,7 @@ void usage_free(struct usage *u)
 {
 	if (!u)
 		return;
+	metrics_remove_collector(usage_metrics, u);
 	notes_clear(u);
 	free(u->notes);
 	state_free(u->cur);
@@ -683,4 +689,121 @@ bool usage_json(struct usage *u, const char *repo, struct buf *out)
 	free(text);
 	json_decref(doc);
 	return true;
+}
+
+/* ---- metrics ---- */
+
+enum repo_number { HELD, EXCLUSIVE, SHARED };
+
+/* The per-repository families: name, help, which number. */
+static const struct {
+	const char *name;
+	const char *help;
+	enum repo_number which;
+} repo_families[] = {
+	{"berth_repository_bytes", "Bytes of blobs a repository holds.", HELD},
+	{"berth_repository_exclusive_bytes",
+	 "Bytes of blobs only this repository holds: what deleting it "
+	 "would free.",
+	 EXCLUSIVE},
+	{"berth_repository_shared_bytes",
+	 "Bytes of blobs this repository holds that others hold too.", SHARED},
+};
+
+static uint64_t repo_number(const struct urepo *r, enum repo_number which)
+{
+	switch (which) {
+	case EXCLUSIVE:
+		return r->exclusive;
+	case SHARED:
+		return r->shared;
+	default:
+		return r->bytes;
+	}
+}
+
+/* Most bytes first; equal ones by name, so scrapes list them stably. */
+static int by_bytes(const void *a, const void *b)
+{
+	const struct urepo *const *x = a, *const *y = b;
+
+	if ((*x)->bytes != (*y)->bytes)
+		return (*x)->bytes < (*y)->bytes ? 1 : -1;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/*
+ * The repositories holding any bytes, most first, into a new array the
+ * caller frees; *n is how many there are.  Lock held.
+ */
+static const struct urepo **repos_by_bytes(const struct ustate *s, size_t *n)
+{
+	const struct urepo **order = xcalloc(s->nrepos + 1, sizeof(*order));
+
+	*n = 0;
+	for (size_t i = 0; i < s->nrepos; i++)
+		if (s->repos[i].bytes)
+			order[(*n)++] = &s->repos[i];
+	qsort(order, *n, sizeof(*order), by_bytes);
+	return order;
+}
+
+static void render_repo_family(struct buf *out, size_t family,
+			       const struct urepo **order, size_t n)
+{
+	const char *name = repo_families[family].name;
+
+	metrics_family(out, name, "gauge", repo_families[family].help);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = repo_number(order[i], repo_families[family].which);
+
+		buf_addf(out, "%s{repository=\"", name);
+		metrics_label_value(out, order[i]->name);
+		buf_addf(out, "\"} %llu\n", (unsigned long long)v);
+	}
+}
+
+static void render_totals(struct buf *out, const struct ustate *s, size_t repos)
+{
+	metrics_family(out, "berth_repositories", "gauge",
+		       "Repositories holding blobs, named in the "
+		       "berth_repository_* series or not.");
+	buf_addf(out, "berth_repositories %zu\n", repos);
+	metrics_family(out, "berth_storage_held_bytes", "gauge",
+		       "Bytes of blobs some repository holds.");
+	buf_addf(out, "berth_storage_held_bytes %llu\n",
+		 (unsigned long long)s->held);
+	metrics_family(out, "berth_storage_reclaimable_bytes", "gauge",
+		       "Bytes a collection would free, as of the last scan.");
+	buf_addf(out, "berth_storage_reclaimable_bytes %llu\n",
+		 (unsigned long long)s->reclaimable);
+	metrics_family(out, "berth_usage_scanned_timestamp_seconds", "gauge",
+		       "When the store was last scanned for usage.");
+	buf_addf(out, "berth_usage_scanned_timestamp_seconds %lld\n",
+		 (long long)s->updated);
+}
+
+void usage_metrics(void *arg, struct buf *out)
+{
+	struct usage *u = arg;
+	const struct urepo **order;
+	size_t n;
+
+	/* Before the first scan only the pushes since start are known,
+	 * which would read as most of the store missing.  Left out. */
+	pthread_mutex_lock(&u->lock);
+	if (!u->cur->updated) {
+		pthread_mutex_unlock(&u->lock);
+		return;
+	}
+	order = repos_by_bytes(u->cur, &n);
+	render_totals(out, u->cur, n);
+	for (size_t f = 0; f < sizeof(repo_families) / sizeof(repo_families[0]);
+	     f++)
+		render_repo_family(out, f, order,
+				   n < USAGE_METRICS_REPOS
+					   ? n
+					   : USAGE_METRICS_REPOS);
+	pthread_mutex_unlock(&u->lock);
+	free(order);
 }

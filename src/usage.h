@@ -115,4 +115,30 @@ void usage_total(struct usage *u, struct usage_total *out);
  */
 bool usage_json(struct usage *u, const char *repo, struct buf *out);
 
+/*
+ * How many repositories /metrics names: those holding the most bytes.
+ * Thousands of repositories would make every scrape large and every
+ * series a time series to keep; berth_repositories says how many there
+ * are in all.
+ */
+#define USAGE_METRICS_REPOS 100
+
+/*
+ * A metrics collector (metrics.h) that usage_new registers and
+ * usage_free removes; arg is the struct usage.  Appends, once a first
+ * scan has finished:
+ *
+ *   berth_repositories                          repositories holding bytes
+ *   berth_repository_bytes{repository}          bytes each holds
+ *   berth_repository_exclusive_bytes{repository}
+ *   berth_repository_shared_bytes{repository}
+ *   berth_storage_held_bytes                    bytes some repository holds
+ *   berth_storage_reclaimable_bytes             what a collection would free
+ *   berth_usage_scanned_timestamp_seconds       the last scan's time
+ *
+ * with the per-repository series for the USAGE_METRICS_REPOS
+ * repositories holding the most bytes (ties by name).
+ */
+void usage_metrics(void *arg, struct buf *out);
+
 #endif

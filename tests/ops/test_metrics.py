@@ -3,6 +3,7 @@ sequence of pushes, pulls, mounts and deletes."""
 
 import os
 import sys
+import time
 
 import opstest as ops
 from opstest import bt, check
@@ -196,3 +197,94 @@ def test_not_ready_while_draining():
     check(r.status == 202, "the chunk in flight got %d" % r.status)
     srv.returncode = srv.proc.wait(bt.STOP_TIMEOUT)
     srv.check_exit()
+
+
+def image_of(layers):
+    """An OCI image over the given layer blobs, with a fresh config."""
+    config = bt.make_config(len(layers))
+    m = {"schemaVersion": 2, "mediaType": bt.OCI_MANIFEST,
+         "config": bt.descriptor(bt.OCI_CONFIG, config),
+         "layers": [bt.descriptor(bt.OCI_LAYER, l) for l in layers]}
+    return bt.Image(bt.dump(m), bt.OCI_MANIFEST, [config] + layers)
+
+
+def repo_bytes(values, repo):
+    """(bytes, exclusive, shared) of repo's series, None where absent."""
+    return tuple(values.get('berth_repository_%s{repository="%s"}' % (
+            kind, repo)) for kind in ("bytes", "exclusive_bytes",
+                                      "shared_bytes"))
+
+
+def test_repository_bytes_follow_pushes_and_deletes():
+    # No grace period: a layer link no manifest uses stops counting a
+    # second after it was written, so the numbers below are exact.
+    srv = ops.start_ops(env={
+            "REGISTRY_STORAGE_MAINTENANCE_GC_GRACEPERIOD": "0s"})
+    ops.wait_for(lambda: "berth_repositories" in ops.scrape(srv),
+                 "the first usage scan")
+    values = ops.scrape(srv)
+    check(values["berth_repositories"] == 0 and
+          values["berth_storage_held_bytes"] == 0,
+          "an empty store: %s repositories hold %s bytes" % (
+                  values["berth_repositories"],
+                  values["berth_storage_held_bytes"]))
+
+    a, b = bt.unique("ops/usage-a"), bt.unique("ops/usage-b")
+    shared, own = bt.make_layer(size=4096), bt.make_layer(size=2048)
+    img_a, img_b = image_of([shared, own]), image_of([shared])
+    bt.push_image(srv, a, img_a, tag="v1")
+    bt.push_image(srv, b, img_b, tag="v1")
+
+    # Pushes count as they land, without waiting for a scan.
+    only_a = len(img_a.config) + len(own) + len(img_a.manifest)
+    only_b = len(img_b.config) + len(img_b.manifest)
+    values = ops.scrape(srv)
+    got = repo_bytes(values, a)
+    want = (only_a + len(shared), only_a, len(shared))
+    check(got == want, "%s: (bytes, exclusive, shared) are %s, pushed "
+          "%s" % (a, got, want))
+    got = repo_bytes(values, b)
+    want = (only_b + len(shared), only_b, len(shared))
+    check(got == want, "%s: (bytes, exclusive, shared) are %s, pushed "
+          "%s" % (b, got, want))
+    check(values["berth_repositories"] == 2, "berth_repositories is %s" %
+          values["berth_repositories"])
+    held = only_a + only_b + len(shared)
+    check(values["berth_storage_held_bytes"] == held,
+          "held bytes %s, %d distinct bytes were pushed" % (
+                  values["berth_storage_held_bytes"], held))
+
+    # A deleted image stops counting at the rescan that follows a
+    # deletion; its blobs are what a collection would now free.
+    time.sleep(1.1)
+    bt.expect(srv.request("DELETE", bt.manifest_path(a, img_a.digest)),
+              202, "delete manifest")
+    ops.wait_for(lambda: repo_bytes(ops.scrape(srv), a)[0] is None,
+                 "%s to leave the metrics after its delete" % a)
+    values = ops.scrape(srv)
+    check(repo_bytes(values, b) == (only_b + len(shared),
+                                    only_b + len(shared), 0),
+          "%s after the delete: %s" % (b, repo_bytes(values, b)))
+    check(values["berth_repositories"] == 1, "berth_repositories is %s" %
+          values["berth_repositories"])
+    check(values["berth_storage_reclaimable_bytes"] == only_a,
+          "reclaimable bytes %s, the deleted image alone held %d" % (
+                  values["berth_storage_reclaimable_bytes"], only_a))
+
+    # The collection frees them and the numbers stay right.
+    r = srv.request("POST", "/admin/gc?wait=true")
+    bt.expect(r, 200, "POST /admin/gc")
+    check(r.json().get("status") == "done", "collection: %s" % r.body)
+    values = ops.scrape(srv)
+    check(values["berth_storage_reclaimable_bytes"] == 0,
+          "reclaimable bytes after the collection: %s" %
+          values["berth_storage_reclaimable_bytes"])
+    check(values["berth_storage_held_bytes"] == only_b + len(shared),
+          "held bytes after the collection: %s, %s holds %d" % (
+                  values["berth_storage_held_bytes"], b,
+                  only_b + len(shared)))
+    check(repo_bytes(values, b)[0] == only_b + len(shared),
+          "%s after the collection: %s" % (b, repo_bytes(values, b)))
+    check(values["berth_usage_scanned_timestamp_seconds"] >=
+          time.time() - 60, "the last scan is dated %s" %
+          values["berth_usage_scanned_timestamp_seconds"])

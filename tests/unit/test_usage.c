@@ -226,6 +226,61 @@ static void test_json(void)
 	store_done();
 }
 
+static size_t count_lines(const char *text, const char *prefix)
+{
+	const char *p = text;
+	size_t n = 0;
+
+	while (p && *p) {
+		n += strncmp(p, prefix, strlen(prefix)) == 0;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return n;
+}
+
+/* /metrics names the largest repositories only, with escaped names. */
+static void test_metrics(void)
+{
+	struct usage *u = new_usage(NULL);
+	struct buf b = BUF_INIT;
+	struct digest d;
+	char name[32];
+
+	store_fresh();
+	usage_metrics(u, &b);
+	CHECK(b.len == 0); /* nothing until a first scan */
+	refresh(u, 0);
+	for (int i = 0; i < USAGE_METRICS_REPOS + 50; i++) {
+		snprintf(name, sizeof(name), "r%03d", i);
+		digest_of(DIGEST_SHA256, name, strlen(name), &d);
+		usage_note(u, name, &d, (uint64_t)i + 1);
+	}
+	digest_of(DIGEST_SHA256, "q", 1, &d);
+	usage_note(u, "we\"ird\\name\n", &d, 1000);
+	usage_note(u, "r149", &d, 1000);
+
+	usage_metrics(u, &b);
+	CHECK(count_lines(b.data, "berth_repository_bytes{") ==
+	      USAGE_METRICS_REPOS);
+	CHECK(count_lines(b.data, "berth_repository_shared_bytes{") ==
+	      USAGE_METRICS_REPOS);
+	CHECK(strstr(b.data, "\nberth_repositories 151\n") != NULL);
+	CHECK(strstr(b.data, "berth_repository_bytes{repository="
+			     "\"we\\\"ird\\\\name\\n\"} 1000\n") != NULL);
+	CHECK(strstr(b.data, "berth_repository_bytes{repository=\"r149\"} "
+			     "1150\n") != NULL);
+	CHECK(strstr(b.data, "berth_repository_shared_bytes{repository="
+			     "\"r149\"} 1000\n") != NULL);
+	CHECK(strstr(b.data, "{repository=\"r051\"}") != NULL);
+	CHECK(strstr(b.data, "{repository=\"r050\"}") == NULL);
+	CHECK(strstr(b.data, "berth_storage_held_bytes 12325\n") != NULL);
+	buf_free(&b);
+	usage_free(u);
+	store_done();
+}
+
 int main(void)
 {
 	log_threshold = LVL_ERROR;
@@ -236,5 +291,6 @@ int main(void)
 	RUN(test_quota_rules_checked);
 	RUN(test_sizes);
 	RUN(test_json);
+	RUN(test_metrics);
 	return check_done();
 }
