@@ -17,6 +17,7 @@
 #include "acl.h"
 #include "htpasswd.h"
 #include "log.h"
+#include "proxy.h"
 #include "throttle.h"
 #include "util.h"
 
@@ -649,4 +650,20 @@ bool access_may(struct access *a, const char *user, const char *repo,
 	if (!a->enabled)
 		return true;
 	return acl_allows(a->policy, user, repo, 1u << action);
+}
+
+bool access_admin(struct access *a, const char *user, const char *client_addr)
+{
+	static char *const loopback[] = {"127.0.0.0/8", "::1", NULL};
+
+	if (!a->enabled)
+		return proxy_trusted(loopback, client_addr);
+	if (!user)
+		return false;
+	if (!a->policy)
+		return true;
+	for (char **p = a->policy->admins; *p; p++)
+		if (!strcmp(*p, user))
+			return true;
+	return false;
 }

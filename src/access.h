@@ -83,6 +83,17 @@ bool access_may(struct access *a, const char *user, const char *repo,
 		enum access_action action);
 
 /*
+ * Whether a request may use the administrative endpoints (/admin/ and
+ * the web UI's storage panel).  With logins, user (NULL for anonymous)
+ * must be logged in and listed in access.admins; when there is no
+ * access section, every logged-in user may do everything and so is an
+ * administrator.  Without logins there are no users to tell apart, and
+ * only a client on the loopback address (client_addr, numeric, after
+ * trusted proxies are resolved) is one: the machine's own operator.
+ */
+bool access_admin(struct access *a, const char *user, const char *client_addr);
+
+/*
  * Re-reads the htpasswd file now if it changed (access_check does this
  * by itself at most once a second).  Returns 0, or a negative errno if
  * the new file cannot be read, in which case the users loaded before
