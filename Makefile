@@ -4,14 +4,16 @@
 # server, main.c only of the binary, so unit tests link the rest.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson yaml-0.1 libcrypto libxcrypt gnutls libsystemd \
-           libcurl
+PKGS    := libmicrohttpd jansson yaml-0.1 libcrypto libxcrypt gnutls
+# Headers only: src/curlload.c loads libcurl when S3 or notifications
+# first need it, so that other servers never map it and its dependencies.
+HDR_PKGS := libcurl
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -DBERTH_VERSION='"$(VERSION)"' \
-           $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
+           $(shell pkg-config --cflags $(PKGS) $(HDR_PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -ldl
 
 # `make SAN=1` builds with AddressSanitizer and UBSan into build-san/.
 ifeq ($(SAN),1)

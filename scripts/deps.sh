@@ -12,9 +12,10 @@
 # quick.  It uses sudo only when not already root.
 set -eu
 
+# libcurl4-openssl-dev gives the headers and libcurl4 itself, which berth
+# loads at run time for S3 and notifications (src/curlload.c).
 BUILD_PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libjansson-dev
-libyaml-dev libssl-dev libcrypt-dev libgnutls28-dev libsystemd-dev
-libcurl4-openssl-dev"
+libyaml-dev libssl-dev libcrypt-dev libgnutls28-dev libcurl4-openssl-dev"
 TEST_PKGS="$BUILD_PKGS skopeo podman docker-registry python3 curl wrk clang
 nginx chromium openssl man-db systemd strace libclang-rt-14-dev
 ceph-mon ceph-osd radosgw"

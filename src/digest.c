@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 struct hasher {
@@ -44,6 +45,16 @@ static void digest_md_fetch(void)
 	digest_md[DIGEST_SHA512] = EVP_MD_fetch(NULL, "SHA512", NULL);
 	if (!digest_md[DIGEST_SHA256] || !digest_md[DIGEST_SHA512])
 		digest_fatal("EVP_MD_fetch");
+}
+
+void digest_init(void)
+{
+	uint64_t opts = OPENSSL_INIT_NO_LOAD_CONFIG;
+
+	if (getenv("OPENSSL_CONF"))
+		opts = OPENSSL_INIT_LOAD_CONFIG;
+	if (OPENSSL_init_crypto(opts, NULL) != 1)
+		digest_fatal("OPENSSL_init_crypto");
 }
 
 static const EVP_MD *digest_md_get(enum digest_alg alg)

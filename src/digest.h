@@ -28,6 +28,17 @@ struct digest {
  */
 int digest_parse(const char *s, struct digest *d);
 
+/*
+ * Sets OpenSSL up the way berth uses it; call it first thing in main(),
+ * before any other thread starts and before any other OpenSSL call.
+ * berth takes only digests, HMACs and random bytes from OpenSSL (TLS is
+ * GnuTLS's), none of which the system's openssl.cnf configures, so that
+ * file is read only when $OPENSSL_CONF names one on purpose.  Reading it
+ * otherwise costs about half a MiB of resident memory.  Aborts if
+ * OpenSSL cannot start.
+ */
+void digest_init(void);
+
 /* "sha256" or "sha512". */
 const char *digest_alg_name(enum digest_alg alg);
 

@@ -14,6 +14,7 @@
 #include "ui.h"
 #include "config.h"
 #include "debugsrv.h"
+#include "digest.h"
 #include "health.h"
 #include "notify.h"
 #include "cors.h"
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "purge.h"
 #include "registry.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "tls.h"
 #include "usercmd.h"
@@ -32,7 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -342,34 +343,44 @@ static void server_close(struct server *s)
 	config_free(s->cfg);
 }
 
+/* Tells the service manager STATE; a failure is worth a warning only. */
+static void server_notify(const char *state)
+{
+	int err = sdnotify_send(state);
+
+	if (err < 0)
+		log_warn("service manager notification failed state=%s err=%s",
+			 state, strerror(-err));
+}
+
 /* Serves until TERM or INT, reloading on HUP, pinging any watchdog. */
 static void server_run(struct server *s, const sigset_t *set)
 {
-	uint64_t watchdog_us = 0;
+	uint64_t watchdog_us = sdnotify_watchdog_usec();
 	struct timespec wait = {3600, 0};
 	int sig;
 
-	if (sd_watchdog_enabled(0, &watchdog_us) > 0 && watchdog_us) {
+	if (watchdog_us) {
 		wait.tv_sec = (time_t)(watchdog_us / 2 / 1000000);
 		wait.tv_nsec = (long)(watchdog_us / 2 % 1000000) * 1000;
 	}
-	sd_notify(0, "READY=1");
+	server_notify("READY=1");
 
 	for (;;) {
 		sig = sigtimedwait(set, NULL, &wait);
 		if (sig == -1) {
 			if (watchdog_us)
-				sd_notify(0, "WATCHDOG=1");
+				server_notify("WATCHDOG=1");
 			continue;
 		}
 		if (sig != SIGHUP)
 			break;
-		sd_notify(0, "RELOADING=1");
+		server_notify("RELOADING=1");
 		server_reload(s);
-		sd_notify(0, "READY=1");
+		server_notify("READY=1");
 	}
 	log_info("stopping signal=%d inflight=%u", sig, http_inflight(s->http));
-	sd_notify(0, "STOPPING=1");
+	server_notify("STOPPING=1");
 	server_drain(s);
 }
 
@@ -413,6 +424,7 @@ static int serve(const char *path)
 
 int main(int argc, char **argv)
 {
+	digest_init();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
