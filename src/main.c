@@ -239,6 +239,34 @@ static void warn_restart_needed(const struct config *old,
 			 "apply key=storage");
 }
 
+/* Whether two NULL-terminated lists of origins differ. */
+static bool origins_differ(char **a, char **b)
+{
+	for (; a && *a && b && *b; a++, b++)
+		if (strcmp(*a, *b) != 0)
+			return true;
+	return (a && *a) || (b && *b);
+}
+
+/*
+ * Says which reloadable settings a reload changes, compared with the
+ * last configuration applied.  Users are counted by access_open.
+ */
+static void log_reload_changes(const struct config *prev,
+			       const struct config *next)
+{
+	struct buf list = BUF_INIT;
+
+	if (!origins_differ(prev->http_cors_origins, next->http_cors_origins))
+		return;
+	for (char **o = next->http_cors_origins; o && *o; o++)
+		buf_addf(&list, "%s%s", list.len ? " " : "", *o);
+	log_info("reload changed CORS origins key=http.cors.origins "
+		 "origins=\"%s\"",
+		 list.len ? list.data : "");
+	buf_free(&list);
+}
+
 /* SIGHUP: re-reads the configuration and applies what can change. */
 static void server_reload(struct server *s)
 {
@@ -271,6 +299,7 @@ static void server_reload(struct server *s)
 			 cfg->log_level);
 	}
 	warn_restart_needed(s->cfg, cfg);
+	log_reload_changes(s->retired ? s->retired->cfg : s->cfg, cfg);
 	cors = cors_new(cfg);
 	s->access = access;
 	s->cors = cors;

@@ -76,6 +76,17 @@ def wait_for(cond, what, timeout=10, interval=0.05):
     check(cond(), "timed out after %ss waiting for %s" % (timeout, what))
 
 
+def refused(port):
+    """True when nothing accepts connections on 127.0.0.1:port."""
+    try:
+        socket.create_connection((bt.HOST, port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
 
