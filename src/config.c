@@ -1959,6 +1959,8 @@ static const struct config_key config_keys[] = {
 	KEY("storage.maintenance.gc.deleteuntagged", type_bool,
 	    gc_deleteuntagged, "false"),
 	KEY("storage.maintenance.gc.dryrun", type_bool, gc_dryrun, "false"),
+	KEY_ARG("storage.maintenance.lease.duration", type_duration,
+		lease_duration, "2m", &positive),
 	KEY("storage.maintenance.scrub.enabled", type_bool, scrub_enabled,
 	    "false"),
 	KEY_ARG("storage.maintenance.scrub.interval", type_duration,

@@ -126,6 +126,7 @@ struct config {
 	int64_t gc_graceperiod;	  /* seconds, default 1h */
 	bool gc_deleteuntagged;	  /* default false */
 	bool gc_dryrun;		  /* default false */
+	int64_t lease_duration;	  /* seconds, default 2m (lease.h) */
 	bool scrub_enabled;	  /* scrub.enabled, default false */
 	int64_t scrub_interval;	  /* seconds, default 168h */
 	int64_t usage_interval;	  /* seconds, 0: only on events */

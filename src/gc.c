@@ -18,6 +18,7 @@
 #include "dmap.h"
 #include "index.h"
 #include "layout.h"
+#include "lease.h"
 #include "log.h"
 #include "retention.h"
 #include "scan.h"
@@ -231,6 +232,7 @@ struct gc_run {
 	uint32_t *first; /* by digest number: 1 + first link, or 0 */
 	struct link_ref *links;
 	pthread_mutex_t report_lock; /* stats and on_item, for sweepers */
+	atomic_bool lease_lost;	     /* said once in the log */
 };
 
 static void run_lock(struct gc_run *g)
@@ -294,13 +296,25 @@ static void changed(struct gc_run *g, const char *repo, const char *tag)
 }
 
 /* Removes key (a subtree); 0, or the error after logging it. */
+/*
+ * Removes key, unless the run's lease was lost: another collector may
+ * be deciding now, from a scan that does not know what we would delete.
+ */
 static int remove_key(struct gc_run *g, const char *key)
 {
-	int err = g->st->ops->remove(g->st, key);
+	int err = -ESTALE;
+
+	if (lease_held(g->o->lease))
+		err = g->st->ops->remove(g->st, key);
+	else if (!atomic_exchange(&g->lease_lost, true))
+		log_error("collection lost its lease, deleting no more; the "
+			  "next run finishes the work");
 
 	if (err && err != -ENOENT) {
-		log_error("collection cannot remove key=%s err=\"%s\"", key,
-			  store_strerror(err));
+		if (err != -ESTALE)
+			log_error("collection cannot remove key=%s "
+				  "err=\"%s\"",
+				  key, store_strerror(err));
 		pthread_mutex_lock(&g->report_lock);
 		g->stats->failed++;
 		pthread_mutex_unlock(&g->report_lock);

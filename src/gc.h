@@ -43,6 +43,7 @@
 
 struct store;
 struct index;
+struct lease;
 struct retention;
 struct scan;
 
@@ -76,6 +77,9 @@ void gc_guard_end(struct gc_guard *g);
 
 /* ---- a collection ---- */
 
+/* The lease (lease.h) every real collection holds while it deletes. */
+#define GC_LEASE "collector"
+
 enum gc_item {
 	GC_TAG,	       /* a tag the retention rules expire */
 	GC_MANIFEST,   /* an untagged manifest */
@@ -108,9 +112,11 @@ struct gc_options {
 	int64_t now;			   /* 0: the clock */
 	const struct retention *retention; /* NULL: no rules */
 	struct gc_guard *guard;		   /* NULL offline */
-	struct index *index;		   /* told of removals, or NULL */
-	gc_item_fn on_item;		   /* may be NULL */
-	gc_mark_fn on_mark;		   /* may be NULL */
+	/* Held for the run; deletions stop once it is lost.  May be NULL. */
+	const struct lease *lease;
+	struct index *index; /* told of removals, or NULL */
+	gc_item_fn on_item;  /* may be NULL */
+	gc_mark_fn on_mark;  /* may be NULL */
 	void *arg;
 	gc_change_fn on_change; /* may be NULL */
 	void *change_arg;
@@ -124,7 +130,7 @@ struct gc_stats {
 	size_t young;		     /* unreferenced, inside the grace period */
 	uint64_t young_bytes;
 	size_t held;   /* spared because a request held them */
-	size_t failed; /* deletions the store refused */
+	size_t failed; /* deletions refused, or skipped: lease lost */
 	double seconds;
 };
 

@@ -12,16 +12,20 @@
  * marks and deletes in registry:2's words, so scripts reading that
  * output keep working.  Like registry:2's, it expects no server to be
  * writing to the store meanwhile; the collector of a running berth
- * (POST /admin/gc) is the way to collect while serving.
+ * (POST /admin/gc) is the way to collect while serving.  A real run
+ * takes the collector's lease (lease.h) first, and fails when a
+ * running berth or another command holds it.
  */
 #include "gccmd.h"
 #include "config.h"
 #include "gc.h"
+#include "lease.h"
 #include "log.h"
 #include "retention.h"
 #include "store.h"
 #include "usage.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,9 +176,40 @@ static int options(const struct gccmd *c, const struct config *cfg,
 	return 0;
 }
 
+/*
+ * Takes the collector's lease, so that no berth serving the store
+ * collects at the same time.  Returns 0, or -1 having said why.
+ */
+static int take_lease(struct store *st, const struct config *cfg,
+		      struct lease **lease)
+{
+	struct lease_holder h;
+	char who[512];
+	int err = lease_take(st, GC_LEASE, cfg->lease_duration, lease, &h);
+
+	if (err == -EBUSY) {
+		lease_holder_format(&h, who, sizeof(who));
+		fprintf(stderr,
+			"berth: another collector is running on this store "
+			"(%s); nothing was deleted.  Run again when it is "
+			"done, or after the lease expires.\n",
+			who);
+		return -1;
+	}
+	if (err) {
+		fprintf(stderr,
+			"berth: cannot take the collector's lease: %s; "
+			"nothing was deleted\n",
+			store_strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
 static int collect(const struct gccmd *c, const struct config *cfg)
 {
 	struct retention *rt = NULL;
+	struct lease *lease = NULL;
 	struct store *st = NULL;
 	struct gc_options o;
 	struct gc_stats s;
@@ -188,6 +223,9 @@ static int collect(const struct gccmd *c, const struct config *cfg)
 		fprintf(stderr, "berth: %s\n", msg);
 		goto out;
 	}
+	if (!o.dry_run && take_lease(st, cfg, &lease) < 0)
+		goto out;
+	o.lease = lease;
 	err = gc_run(st, &o, &s);
 	if (err) {
 		fprintf(stderr,
@@ -204,6 +242,7 @@ static int collect(const struct gccmd *c, const struct config *cfg)
 			s.failed);
 	rc = s.failed ? 1 : 0;
 out:
+	lease_drop(lease);
 	if (st)
 		st->ops->close(st);
 	retention_free(rt);

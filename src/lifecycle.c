@@ -16,6 +16,7 @@
 #include "lifecycle.h"
 #include "config.h"
 #include "gc.h"
+#include "lease.h"
 #include "log.h"
 #include "manifest.h"
 #include "registry.h"
@@ -46,6 +47,7 @@ struct job {
 	uint64_t started, finished;    /* runs counted, for waiters */
 	int64_t next;		       /* next scheduled run, 0: none */
 	json_t *last;		       /* the last run's report */
+	struct lease *lease;	       /* a request's, for its run */
 };
 
 struct lifecycle {
@@ -261,6 +263,48 @@ static void refresh_usage(struct lifecycle *lc)
 		  (unsigned long long)stats.freed);
 }
 
+/* ---- leases ---- */
+
+static json_t *holder_json(const struct lease_holder *h)
+{
+	json_t *o = json_pack("{s:s, s:I, s:s}", "host", h->host, "pid",
+			      (json_int_t)h->pid, "id", h->id);
+
+	time_field(o, "since", h->started);
+	time_field(o, "until", h->expires);
+	return o;
+}
+
+/*
+ * Takes lease name for a run of what ("collection", "scrub").  Returns
+ * 0 with *l set, or a negative errno with *report saying why the run
+ * did not happen: skipped while another holds the lease, failed when
+ * the store could not tell.
+ */
+static int take_lease(struct lifecycle *lc, const char *name, const char *what,
+		      struct lease **l, json_t **report)
+{
+	struct lease_holder h;
+	char who[512];
+	int err = lease_take(lc->st, name, lc->cfg->lease_duration, l, &h);
+
+	if (err == -EBUSY) {
+		lease_holder_format(&h, who, sizeof(who));
+		log_info("%s skipped, another instance holds the lease %s",
+			 what, who);
+		*report = json_pack("{s:s, s:o}", "status", "skipped", "holder",
+				    holder_json(&h));
+	} else if (err) {
+		log_error("%s failed, cannot take the lease err=\"%s\"", what,
+			  store_strerror(err));
+		*report = json_pack("{s:s, s:s}", "status", "failed", "error",
+				    store_strerror(err));
+	}
+	if (*report)
+		time_field(*report, "finished", now_seconds());
+	return err;
+}
+
 /* ---- collections ---- */
 
 static void log_gc(const struct gc_options *o, const struct gc_stats *s,
@@ -281,21 +325,34 @@ static void log_gc(const struct gc_options *o, const struct gc_stats *s,
 		 s->seconds);
 }
 
-/* Runs one collection with the lock released; returns its report. */
-static json_t *run_gc(struct lifecycle *lc, bool dry_run, bool untagged)
+/*
+ * Runs one collection with the lock released; returns its report.  A
+ * real run holds the collector's lease: lease, when a request took it
+ * already (it is dropped here), or one taken now.
+ */
+static json_t *run_gc(struct lifecycle *lc, bool dry_run, bool untagged,
+		      struct lease *lease)
 {
-	struct gc_report r = {json_array(), 0};
+	struct gc_report r = {NULL, 0};
 	int64_t started = now_seconds();
+	json_t *skipped = NULL;
 	struct gc_options o;
 	struct gc_stats s;
 	int err;
 
+	if (!dry_run && !lease &&
+	    take_lease(lc, GC_LEASE, "collection", &lease, &skipped))
+		return skipped;
+
+	r.items = json_array();
 	gc_policy(lc, &o);
 	o.dry_run = dry_run;
 	o.delete_untagged = untagged;
+	o.lease = lease;
 	o.on_item = on_item;
 	o.arg = &r;
 	err = gc_run(lc->st, &o, &s);
+	lease_drop(lease);
 	log_gc(&o, &s, err);
 	if (!err && !dry_run)
 		refresh_usage(lc);
@@ -323,20 +380,28 @@ static void on_bad(void *arg, const char *digest, const char *actual,
 	json_array_append_new(r->bad, item);
 }
 
-static json_t *run_scrub(struct lifecycle *lc)
+/* As run_gc, for a scrub, which moves what it quarantines. */
+static json_t *run_scrub(struct lifecycle *lc, struct lease *lease)
 {
-	struct scrub_report r = {json_array()};
+	struct scrub_report r = {NULL};
 	struct scrub_options o = {0};
 	int64_t started = now_seconds();
 	struct scrub_stats s = {0};
-	json_t *doc;
+	json_t *doc = NULL;
 	int err;
 
 	o.report_only = lc->cfg->readonly;
+	if (!o.report_only && !lease &&
+	    take_lease(lc, SCRUB_LEASE, "scrub", &lease, &doc))
+		return doc;
+
+	r.bad = json_array();
+	o.lease = lease;
 	o.stop = &lc->stop_flag;
 	o.on_bad = on_bad;
 	o.arg = &r;
 	err = scrub_run(lc->st, &o, &s);
+	lease_drop(lease);
 	log_info("scrub done blobs=%zu bytes=%llu corrupt=%zu quarantined=%zu "
 		 "failed=%zu seconds=%.1f",
 		 s.blobs, (unsigned long long)s.bytes, s.corrupt, s.quarantined,
@@ -428,12 +493,14 @@ static void *maint_main(void *arg)
 		int64_t now = now_seconds();
 
 		if (gc_due(lc, now, &dry, &untagged)) {
+			struct lease *lease = lc->gc.lease;
 			json_t *report;
 
+			lc->gc.lease = NULL;
 			lc->gc.running = true;
 			lc->gc.started++;
 			pthread_mutex_unlock(&lc->lock);
-			report = run_gc(lc, dry, untagged);
+			report = run_gc(lc, dry, untagged, lease);
 			pthread_mutex_lock(&lc->lock);
 			job_done(lc, &lc->gc, report);
 		} else if (usage_due(lc, now)) {
@@ -461,6 +528,7 @@ static void *scrub_main(void *arg)
 	pthread_mutex_lock(&lc->lock);
 	while (!lc->stopping) {
 		int64_t now = now_seconds();
+		struct lease *lease;
 		json_t *report;
 
 		if (!j->requested && (!j->next || now < j->next)) {
@@ -469,11 +537,13 @@ static void *scrub_main(void *arg)
 		}
 		if (!j->requested)
 			j->next = now + lc->cfg->scrub_interval;
+		lease = j->lease;
+		j->lease = NULL;
 		j->requested = false;
 		j->running = true;
 		j->started++;
 		pthread_mutex_unlock(&lc->lock);
-		report = run_scrub(lc);
+		report = run_scrub(lc, lease);
 		pthread_mutex_lock(&lc->lock);
 		job_done(lc, j, report);
 	}
@@ -563,6 +633,8 @@ void lifecycle_stop(struct lifecycle *lc)
 	if (lc->scrub_started)
 		pthread_join(lc->scrub_thread, NULL);
 
+	lease_drop(lc->gc.lease);
+	lease_drop(lc->scrub.lease);
 	json_decref(lc->gc.last);
 	json_decref(lc->scrub.last);
 	retention_free(lc->retention);
@@ -708,16 +780,32 @@ static json_t *gc_state(struct lifecycle *lc)
 	return doc;
 }
 
-/* Starts a run of j and, when asked, waits for it.  Lock held. */
+/* Whether j is running or about to.  Lock held. */
+static bool job_busy(const struct job *j)
+{
+	return j->running || j->requested;
+}
+
+static int busy(struct buf *json)
+{
+	return fail(json, 409, "DENIED",
+		    "a run is already in progress; see its state with GET");
+}
+
+/*
+ * Starts a run of j and, when asked, waits for it.  Lock held.  lease,
+ * when not NULL, passes to the run; it stays the caller's on 409.
+ */
 static int request_run(struct lifecycle *lc, struct job *j,
-		       const struct lifecycle_request *rq, struct buf *json)
+		       const struct lifecycle_request *rq, struct lease **lease,
+		       struct buf *json)
 {
 	uint64_t mine;
 
-	if (j->running || j->requested)
-		return fail(json, 409, "DENIED",
-			    "a run is already in "
-			    "progress; see its state with GET");
+	if (job_busy(j))
+		return busy(json);
+	j->lease = *lease;
+	*lease = NULL;
 	j->requested = true;
 	j->dry_run = rq->dry_run;
 	j->delete_untagged = rq->delete_untagged || lc->cfg->gc_deleteuntagged;
@@ -735,25 +823,70 @@ static int request_run(struct lifecycle *lc, struct job *j,
 	return answer(json, 200, json_incref(j->last));
 }
 
+/*
+ * Takes the lease a requested run of j needs, before answering, so that
+ * a client learns at once when another instance holds it.  Returns 0
+ * (with *l NULL when no lease is needed) or the status of the answer
+ * written into json.
+ */
+static int request_lease(struct lifecycle *lc, struct job *j, bool is_gc,
+			 const struct lifecycle_request *rq, struct lease **l,
+			 struct buf *json)
+{
+	json_t *why = NULL, *err;
+	bool running;
+
+	if ((is_gc && rq->dry_run) || (!is_gc && lc->cfg->readonly))
+		return 0;
+	pthread_mutex_lock(&lc->lock);
+	running = job_busy(j);
+	pthread_mutex_unlock(&lc->lock);
+	if (running)
+		return busy(json);
+	if (!take_lease(lc, is_gc ? GC_LEASE : SCRUB_LEASE,
+			is_gc ? "requested collection" : "requested scrub", l,
+			&why))
+		return 0;
+
+	if (!json_object_get(why, "holder")) {
+		json_decref(why);
+		return fail(json, 503, "UNAVAILABLE",
+			    "cannot take the lease in the store; try again");
+	}
+	err = json_pack("{s:s, s:s, s:{s:O}}", "code", "DENIED", "message",
+			"another berth instance is running one on this store; "
+			"try again when it is done",
+			"detail", "holder", json_object_get(why, "holder"));
+	json_decref(why);
+	return answer(json, 409, json_pack("{s:[o]}", "errors", err));
+}
+
 static int admin_job(struct lifecycle *lc, struct job *j, bool is_gc,
 		     const struct lifecycle_request *rq, struct buf *json)
 {
 	bool post = !strcmp(rq->method, "POST");
+	struct lease *lease = NULL;
 	int status;
 
 	if (post && lc->cfg->readonly && is_gc && !rq->dry_run)
 		return fail(json, 403, "DENIED",
 			    "storage is read-only; only "
 			    "a dry run (dryrun=true) is possible");
+	if (post) {
+		status = request_lease(lc, j, is_gc, rq, &lease, json);
+		if (status)
+			return status;
+	}
 	pthread_mutex_lock(&lc->lock);
 	if (post)
-		status = request_run(lc, j, rq, json);
+		status = request_run(lc, j, rq, &lease, json);
 	else
 		status = answer(json, 200,
 				is_gc ? gc_state(lc)
 				      : job_json(j, j->next != 0,
 						 lc->cfg->scrub_interval));
 	pthread_mutex_unlock(&lc->lock);
+	lease_drop(lease);
 	return status;
 }
 

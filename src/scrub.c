@@ -17,6 +17,7 @@
 #include "digest.h"
 #include "layout.h"
 #include "log.h"
+#include "lease.h"
 #include "store.h"
 #include "util.h"
 
@@ -79,12 +80,14 @@ static char *quarantine(struct scrubber *s, const char *key,
 		free(to);
 		return NULL;
 	}
-	err = s->st->ops->move(s->st, key, to);
+	err = lease_held(s->o->lease) ? s->st->ops->move(s->st, key, to)
+				      : -ESTALE;
 	if (err == 0)
 		return to;
 	if (err != -ENOENT) {
 		log_error("cannot quarantine corrupt blob key=%s err=\"%s\"",
-			  key, store_strerror(err));
+			  key,
+			  err == -ESTALE ? "lease lost" : store_strerror(err));
 		s->stats->failed++;
 	}
 	free(to);

@@ -22,7 +22,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct lease;
 struct store;
+
+/*
+ * The lease (lease.h) a scrub that may quarantine holds: its own, not
+ * the collector's, so that a long scrub holds up no collection.
+ */
+#define SCRUB_LEASE "scrubber"
 
 struct scrub_stats {
 	size_t blobs;	    /* blobs hashed */
@@ -44,7 +51,9 @@ typedef void (*scrub_bad_fn)(void *arg, const char *digest, const char *actual,
 struct scrub_options {
 	bool report_only;	 /* find corrupt blobs but move nothing */
 	const atomic_bool *stop; /* ends the pass early; may be NULL */
-	scrub_bad_fn on_bad;	 /* may be NULL */
+	/* Held for the pass; moves stop once it is lost.  May be NULL. */
+	const struct lease *lease;
+	scrub_bad_fn on_bad; /* may be NULL */
 	void *arg;
 };
 

@@ -17,9 +17,10 @@
  * when the store is full, -EROFS when it is read-only, -EIO for anything
  * else the backend could not do.
  *
- * Durability: put, move and store_writer_commit return only after the data
- * and the name are on stable storage, so a crash afterwards loses nothing
- * and a crash before leaves no partial object visible under the key.
+ * Durability: put, put_new, move and store_writer_commit return only after
+ * the data and the name are on stable storage, so a crash afterwards
+ * loses nothing and a crash before leaves no partial object visible under
+ * the key.
  */
 #ifndef BERTH_STORE_H
 #define BERTH_STORE_H
@@ -52,6 +53,16 @@ struct store_ops {
 	/* Replaces an object atomically and durably. */
 	int (*put)(struct store *s, const char *key, const void *data,
 		   size_t len);
+	/*
+	 * Creates an object atomically and durably only if no object has
+	 * the key; -EEXIST, changing nothing, when one has.  Of callers
+	 * racing for one key exactly one gets 0.  An S3 answer lost in
+	 * transit can make a retry see its own object: callers that must
+	 * know write something of their own into data and read it back
+	 * after -EEXIST.
+	 */
+	int (*put_new)(struct store *s, const char *key, const void *data,
+		       size_t len);
 	int (*stat)(struct store *s, const char *key, struct store_stat *st);
 	/* Lists the immediate children of key, in no particular order. */
 	int (*list)(struct store *s, const char *key, store_list_fn fn,

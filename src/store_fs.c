@@ -12,10 +12,12 @@
  *
  * Durability: put writes a temporary file next to the key, flushes it,
  * renames it over the key and flushes the directory, so readers see the
- * old object or the new one, whole.  Directories created on the way are
- * flushed into their parents before anything is put in them.  Temporary
- * names start with FS_TMP_PREFIX; no registry name starts with a dot, so
- * they never clash with a key, keys may not use them and list hides them.
+ * old object or the new one, whole; put_new links the temporary file to
+ * the key instead, which fails when the key exists.  Directories created
+ * on the way are flushed into their parents before anything is put in
+ * them.  Temporary names start with FS_TMP_PREFIX; no registry name
+ * starts with a dot, so they never clash with a key, keys may not use
+ * them and list hides them.
  *
  * NEEDSWORK: temporary files a crash leaves behind are never removed;
  * list hides them, but they hold space until an operator deletes them.
@@ -299,8 +301,14 @@ static int fs_tmp_write(struct fs_store *s, int dfd, const void *data,
 	return err;
 }
 
-static int fs_put(struct store *st, const char *key, const void *data,
-		  size_t len)
+/*
+ * Writes data to a temporary file beside key and flushes it, then gives
+ * it the name: rename(2) replaces an object, link(2) fails with EEXIST
+ * instead, so that of racing creators one wins.  Either way the file is
+ * whole and on disk before it has the name.
+ */
+static int fs_put_as(struct store *st, const char *key, const void *data,
+		     size_t len, bool replace)
 {
 	struct fs_store *s = fs_store_of(st);
 	char tmp[FS_TMP_NAME_MAX];
@@ -320,19 +328,32 @@ static int fs_put(struct store *st, const char *key, const void *data,
 	if (err)
 		goto out;
 
-	if (renameat(dfd, tmp, dfd, base) == -1) {
+	if (replace && renameat(dfd, tmp, dfd, base) == -1)
 		err = -errno;
+	if (!replace && linkat(dfd, tmp, dfd, base, 0) == -1)
+		err = -errno;
+	if (err || !replace)
 		unlinkat(dfd, tmp, 0);
-		goto out;
-	}
 
-	if (fsync(dfd) == -1)
+	if (!err && fsync(dfd) == -1)
 		err = -errno;
 out:
 	if (dfd != -1)
 		close(dfd);
 	free(dir);
 	return err;
+}
+
+static int fs_put(struct store *st, const char *key, const void *data,
+		  size_t len)
+{
+	return fs_put_as(st, key, data, len, true);
+}
+
+static int fs_put_new(struct store *st, const char *key, const void *data,
+		      size_t len)
+{
+	return fs_put_as(st, key, data, len, false);
 }
 
 /*
@@ -863,6 +884,7 @@ static const struct store_ops fs_ops = {
 	.name = "filesystem",
 	.get = fs_get,
 	.put = fs_put,
+	.put_new = fs_put_new,
 	.stat = fs_stat,
 	.list = fs_list,
 	.move = fs_move,

@@ -358,6 +358,34 @@ static int s3_put(struct store *st, const char *key, const void *data,
 	return err;
 }
 
+/*
+ * A PUT with "If-None-Match: *", which the store refuses with 412 when
+ * the key exists.  409 means another conditional write of the key was in
+ * flight; one of the two wins, so this caller is told it lost.  A retry
+ * after a lost answer may find our own object: store.h says how callers
+ * tell.
+ */
+static int s3_put_new(struct store *st, const char *key, const void *data,
+		      size_t len)
+{
+	struct s3_store *s = s3_store_of(st);
+	struct s3_req req = {.method = "PUT",
+			     .key = s3_full(s, key),
+			     .headers = {"If-None-Match: *"},
+			     .body = data,
+			     .body_len = len};
+	struct s3_resp resp = {0};
+	int err;
+
+	s3_object_headers(s, &req, 1);
+	err = s3_request(s->s3, &req, &resp);
+	if (resp.status == 412 || resp.status == 409)
+		err = -EEXIST;
+	s3_resp_free(&resp);
+	free((char *)req.key);
+	return err;
+}
+
 static int s3_stat(struct store *st, const char *key, struct store_stat *out)
 {
 	struct s3_store *s = s3_store_of(st);
@@ -1048,6 +1076,7 @@ static const struct store_ops s3_ops = {
 	.name = "s3",
 	.get = s3_get,
 	.put = s3_put,
+	.put_new = s3_put_new,
 	.stat = s3_stat,
 	.list = s3_list,
 	.move = s3_move,
