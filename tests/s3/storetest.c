@@ -10,6 +10,7 @@
 #include "store_s3.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,62 @@ static int reader_offsets(void)
 	return 0;
 }
 
+/* Create-only-if-absent: a conditional PUT the gateway must honour. */
+static int put_new(void)
+{
+	struct buf b = {0};
+
+	EXPECT(st->ops->put_new(st, "new/one", "first", 5) == 0);
+	EXPECT(st->ops->put_new(st, "new/one", "second", 6) == -EEXIST);
+	EXPECT(st->ops->get(st, "new/one", 100, &b) == 0);
+	EXPECT(b.len == 5 && !memcmp(b.data, "first", 5));
+	EXPECT(st->ops->remove(st, "new/one") == 0);
+	EXPECT(st->ops->put_new(st, "new/one", "third", 5) == 0);
+	b.len = 0;
+	EXPECT(st->ops->get(st, "new/one", 100, &b) == 0);
+	EXPECT(b.len == 5 && !memcmp(b.data, "third", 5));
+	buf_free(&b);
+	return 0;
+}
+
+struct racer {
+	pthread_barrier_t *start;
+	int result;
+};
+
+static void *put_new_racer(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->start);
+	r->result = st->ops->put_new(st, "new/raced", "x", 1);
+	return NULL;
+}
+
+/* Of several racing creators exactly one wins; the rest get -EEXIST. */
+static int put_new_race(void)
+{
+	enum { RACERS = 6 };
+	pthread_barrier_t start;
+	struct racer r[RACERS];
+	pthread_t t[RACERS];
+	int won = 0, lost = 0;
+
+	pthread_barrier_init(&start, NULL, RACERS);
+	for (int i = 0; i < RACERS; i++) {
+		r[i] = (struct racer){&start, -1};
+		pthread_create(&t[i], NULL, put_new_racer, &r[i]);
+	}
+	for (int i = 0; i < RACERS; i++) {
+		pthread_join(t[i], NULL);
+		won += r[i].result == 0;
+		lost += r[i].result == -EEXIST;
+	}
+	pthread_barrier_destroy(&start);
+	EXPECT(won == 1 && lost == RACERS - 1);
+	return 0;
+}
+
 static int check(void)
 {
 	EXPECT(st->ops->check(st) == 0);
@@ -300,6 +357,8 @@ int main(void)
 	run("append_stream", append_stream);
 	run("append_empty", append_empty);
 	run("upload_dir", upload_dir);
+	run("put_new", put_new);
+	run("put_new_race", put_new_race);
 	st->ops->close(st);
 	return failed ? 1 : 0;
 }
