@@ -716,6 +716,48 @@ static void delete_manifest(struct api *api, struct http_request *req,
 
 /* ---- blobs ---- */
 
+static void emit_blob_pull(struct api *api, struct http_request *req,
+			   const char *repo, const char *digest, uint64_t size)
+{
+	struct notify_target t = {
+		.repository = repo,
+		.digest = digest,
+		.media_type = "application/octet-stream",
+		.size = size,
+	};
+
+	emit(api, req, NOTIFY_PULL, &t);
+}
+
+/*
+ * Answers a blob GET with a 307 to the store's presigned URL, as
+ * registry:2 does, so the bytes (and any Range) are served by the store.
+ * HEAD is answered here: it is cheap and carries no bytes.  The pull
+ * counts as one, with its event.  Returns false when berth must serve
+ * the blob itself.
+ */
+static bool redirect_blob(struct api *api, struct http_request *req,
+			  const struct route *r, const struct digest *d,
+			  uint64_t size)
+{
+	struct http_response *res;
+	char ds[DIGEST_MAX_STR + 1];
+	char *url;
+
+	if (strcmp(http_method(req), "GET") ||
+	    registry_blob_url(api->reg, d, &url))
+		return false;
+
+	digest_format(d, ds);
+	emit_blob_pull(api, req, r->name, ds, size);
+	res = response(307);
+	http_response_header(res, "Location", url);
+	http_response_header(res, "Docker-Content-Digest", ds);
+	http_send(req, res);
+	free(url);
+	return true;
+}
+
 static void get_blob(struct api *api, struct http_request *req,
 		     const struct route *r)
 {
@@ -734,6 +776,8 @@ static void get_blob(struct api *api, struct http_request *req,
 		send_reg_error(req, &e);
 		return;
 	}
+	if (redirect_blob(api, req, r, &d, size))
+		return;
 	if (range)
 		rc = ref_parse_range(range, size, &first, &last);
 	if (rc == 1) {
@@ -759,16 +803,8 @@ static void get_blob(struct api *api, struct http_request *req,
 	}
 	res = response(rc == 0 ? 206 : 200);
 	digest_format(&d, ds);
-	if (!strcmp(http_method(req), "GET")) {
-		struct notify_target t = {
-			.repository = r->name,
-			.digest = ds,
-			.media_type = "application/octet-stream",
-			.size = size,
-		};
-
-		emit(api, req, NOTIFY_PULL, &t);
-	}
+	if (!strcmp(http_method(req), "GET"))
+		emit_blob_pull(api, req, r->name, ds, size);
 	http_response_header(res, "Docker-Content-Digest", ds);
 	http_response_header(res, "Accept-Ranges", "bytes");
 	http_response_header(res, "Cache-Control", "max-age=31536000");

@@ -593,6 +593,28 @@ static int parse_duration(struct config *c, const struct config_key *k,
 static const struct config_type type_duration = {parse_duration, NULL,
 						 SUB_NONE};
 
+/*
+ * How often the listing index is read again from storage: a duration,
+ * 0 for never, or "auto".  Other instances may write the same bucket,
+ * so auto means CONFIG_INDEX_REFRESH_S3 on s3; a filesystem is taken
+ * to be this instance's alone, so never there.  select_driver has run.
+ */
+static int parse_refresh(struct config *c, const struct config_key *k,
+			 const struct cnode *n, char *err, size_t errlen)
+{
+	int64_t *field = field_of(c, k);
+
+	if (n->kind == CNODE_SCALAR && !strcmp(n->value, "auto")) {
+		*field = !strcmp(c->storage_driver, "s3")
+				 ? CONFIG_INDEX_REFRESH_S3
+				 : 0;
+		return 0;
+	}
+	return parse_duration(c, k, n, err, errlen);
+}
+
+static const struct config_type type_refresh = {parse_refresh, NULL, SUB_NONE};
+
 struct int_range {
 	long min, max;
 };
@@ -1972,7 +1994,9 @@ static const struct config_key config_keys[] = {
 	KEY_ARG("storage.maintenance.quotas", type_tree, quotas, NULL,
 		&quota_rules),
 	NOKEY("storage.cache", type_ignore_debug, NULL),
-	{"storage.redirect.disable", &type_bool, NOFIELD, 0, "false", NULL},
+	KEY("storage.maintenance.index.refresh", type_refresh, index_refresh,
+	    "auto"),
+	KEY("storage.redirect.disable", type_bool, redirect_disable, "false"),
 	NOKEY("storage.tag", type_ignore, NULL),
 
 	NOKEY("auth", type_auth, NULL),

@@ -130,6 +130,10 @@ struct config {
 	bool scrub_enabled;	  /* scrub.enabled, default false */
 	int64_t scrub_interval;	  /* seconds, default 168h */
 	int64_t usage_interval;	  /* seconds, 0: only on events */
+	int64_t index_refresh;	  /* seconds between listing index reloads,
+				   * 0: never; "auto" picks by driver */
+	bool redirect_disable;	  /* storage.redirect.disable: serve blobs
+				   * from berth, not by presigned URL */
 	struct json_t *retention; /* rules (retention.h), or NULL */
 	struct json_t *quotas;	  /* rules (usage.h), or NULL */
 
@@ -151,6 +155,9 @@ struct config {
 				   * or "false" */
 	char *ui_pullhost;	 /* host[:port] in pull commands, or "" */
 };
+
+/* storage.maintenance.index.refresh's "auto" on s3, in seconds. */
+#define CONFIG_INDEX_REFRESH_S3 15
 
 /*
  * Loads settings from path (NULL for none) and the process environment.

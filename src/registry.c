@@ -144,6 +144,11 @@ struct registry *registry_open(const struct config *cfg, struct store *st)
 	}
 	log_info("repository index loaded ms=%.1f",
 		 (double)(now_monotonic_ns() - t0) / 1e6);
+	/* Other instances on the same storage report nothing to us. */
+	if (cfg && index_refresh_start(reg->index, st, cfg->index_refresh)) {
+		registry_close(reg);
+		return NULL;
+	}
 	return reg;
 }
 
@@ -264,6 +269,25 @@ int registry_blob_open(struct registry *reg, const char *repo,
 	if (err)
 		return reg_fail_store(e, err, "open blob");
 	return 0;
+}
+
+int registry_blob_url(struct registry *reg, const struct digest *d, char **url)
+{
+	char *key;
+	int err;
+
+	*url = NULL;
+	if (reg->cfg && reg->cfg->redirect_disable)
+		return 1;
+
+	key = layout_blob_data(d);
+	err = store_presign(reg->store, key, "GET", REGISTRY_REDIRECT_SECONDS,
+			    url);
+	free(key);
+	if (err && err != -ENOTSUP)
+		log_warn("cannot presign blob, serving it err=\"%s\"",
+			 store_strerror(err));
+	return err ? 1 : 0;
 }
 
 int registry_blob_delete(struct registry *reg, const char *repo,

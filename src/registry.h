@@ -79,6 +79,19 @@ int registry_blob_stat(struct registry *reg, const char *repo,
 int registry_blob_open(struct registry *reg, const char *repo,
 		       const struct digest *d, uint64_t offset,
 		       struct store_reader **r, struct reg_error *e);
+/* How long a blob's presigned URL stays valid: registry:2's 20 minutes. */
+#define REGISTRY_REDIRECT_SECONDS (20 * 60)
+
+/*
+ * A URL from which a client fetches d's content straight from storage,
+ * so that berth need not carry the bytes: registry:2's redirect of blob
+ * GETs.  Call it after registry_blob_stat found the blob in repo, which
+ * keeps blobs a scrub took out of service from being offered.  Sets
+ * *url (the caller frees it) and returns 0, or returns 1 when berth
+ * must serve the bytes itself: storage.redirect.disable is set, or the
+ * store has no such URLs (a filesystem).
+ */
+int registry_blob_url(struct registry *reg, const struct digest *d, char **url);
 /* Removes the blob from the repository (the bytes stay until collected). */
 int registry_blob_delete(struct registry *reg, const char *repo,
 			 const struct digest *d, struct reg_error *e);

@@ -189,6 +189,16 @@ static void s3_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* "20130524T000000Z" for t, in UTC. */
+static void s3_amzdate(int64_t t, char out[17])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
 static void s3_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
@@ -295,6 +305,37 @@ static size_t s3_signed_headers(const struct s3 *c, const struct s3_req *req,
 	return n;
 }
 
+/*
+ * Signs the hash of a canonical request made at amzdate for scope
+ * ("date/region/s3/aws4_request"): the key is derived from the secret
+ * through the scope's parts, as Signature Version 4 prescribes.  Writes
+ * the signature's hex into sig.
+ */
+static void s3_sign(const struct s3 *c, const char *amzdate, const char *scope,
+		    const char *hash, char sig[65])
+{
+	unsigned char k1[32], k2[32];
+	char datestamp[9];
+	char *tosign, *secret;
+
+	memcpy(datestamp, amzdate, 8);
+	datestamp[8] = '\0';
+	tosign =
+		xasprintf("AWS4-HMAC-SHA256\n%s\n%s\n%s", amzdate, scope, hash);
+	secret = xasprintf("AWS4%s", c->secretkey);
+	s3_hmac(secret, strlen(secret), datestamp, k1);
+	s3_hmac(k1, 32, c->region, k2);
+	s3_hmac(k2, 32, "s3", k1);
+	s3_hmac(k1, 32, "aws4_request", k2);
+	s3_hmac(k2, 32, tosign, k1);
+	s3_hex(k1, 32, sig);
+
+	explicit_bzero(secret, strlen(secret));
+	explicit_bzero(k2, sizeof(k2));
+	free(secret);
+	free(tosign);
+}
+
 /* Builds the Authorization header's value for one attempt. */
 static char *s3_authorization(const struct s3 *c, const struct s3_req *req,
 			      const char *path, const char *query,
@@ -303,9 +344,8 @@ static char *s3_authorization(const struct s3 *c, const struct s3_req *req,
 	struct s3_hdr h[S3_MAX_HEADERS + 3];
 	size_t n = s3_signed_headers(c, req, amzdate, payload, h);
 	struct buf canon = {0}, names = {0};
-	unsigned char k1[32], k2[32];
 	char datestamp[9], hash[65], sig[65];
-	char *scope, *tosign, *secret, *auth;
+	char *scope, *auth;
 
 	memcpy(datestamp, amzdate, 8);
 	datestamp[8] = '\0';
@@ -318,23 +358,12 @@ static char *s3_authorization(const struct s3 *c, const struct s3_req *req,
 	s3_sha256_hex(canon.data, canon.len, hash);
 
 	scope = xasprintf("%s/%s/s3/aws4_request", datestamp, c->region);
-	tosign =
-		xasprintf("AWS4-HMAC-SHA256\n%s\n%s\n%s", amzdate, scope, hash);
-	secret = xasprintf("AWS4%s", c->secretkey);
-	s3_hmac(secret, strlen(secret), datestamp, k1);
-	s3_hmac(k1, 32, c->region, k2);
-	s3_hmac(k2, 32, "s3", k1);
-	s3_hmac(k1, 32, "aws4_request", k2);
-	s3_hmac(k2, 32, tosign, k1);
-	s3_hex(k1, 32, sig);
+	s3_sign(c, amzdate, scope, hash, sig);
 
 	auth = xasprintf("Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, "
 			 "SignedHeaders=%s, Signature=%s",
 			 c->accesskey, scope, names.data, sig);
-	explicit_bzero(secret, strlen(secret));
-	free(secret);
 	free(scope);
-	free(tosign);
 	buf_free(&canon);
 	buf_free(&names);
 	return auth;
@@ -427,12 +456,9 @@ static CURLcode s3_send(struct s3 *c, const struct s3_req *req,
 	struct curl_slist *hl = NULL;
 	char amzdate[17], line[128];
 	char *url, *auth;
-	time_t now = time(NULL);
-	struct tm tm;
 	CURLcode rc;
 
-	gmtime_r(&now, &tm);
-	strftime(amzdate, sizeof(amzdate), "%Y%m%dT%H%M%SZ", &tm);
+	s3_amzdate((int64_t)time(NULL), amzdate);
 	auth = s3_authorization(c, req, path, query, amzdate, payload);
 	url = xasprintf("%s://%s%s%s%s", c->scheme, c->host, path,
 			*query ? "?" : "", query);
@@ -550,6 +576,50 @@ int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp)
 	free(path);
 	free(query);
 	return err;
+}
+
+char *s3_presign(const struct s3 *c, const char *method, const char *key,
+		 int64_t expires, int64_t now)
+{
+	struct s3_req req = {.method = method, .key = key};
+	char amzdate[17], datestamp[9], secs[24], hash[65], sig[65];
+	char *scope, *cred, *path, *query, *canon, *url;
+
+	if (expires < 1)
+		expires = 1;
+	if (expires > S3_PRESIGN_MAX)
+		expires = S3_PRESIGN_MAX;
+	s3_amzdate(now ? now : (int64_t)time(NULL), amzdate);
+	memcpy(datestamp, amzdate, 8);
+	datestamp[8] = '\0';
+	snprintf(secs, sizeof(secs), "%lld", (long long)expires);
+	scope = xasprintf("%s/%s/s3/aws4_request", datestamp, c->region);
+	cred = xasprintf("%s/%s", c->accesskey, scope);
+
+	/* The credentials travel in the query, which the signature covers. */
+	req.params[0] =
+		(struct s3_param){"X-Amz-Algorithm", "AWS4-HMAC-SHA256"};
+	req.params[1] = (struct s3_param){"X-Amz-Credential", cred};
+	req.params[2] = (struct s3_param){"X-Amz-Date", amzdate};
+	req.params[3] = (struct s3_param){"X-Amz-Expires", secs};
+	req.params[4] = (struct s3_param){"X-Amz-SignedHeaders", "host"};
+	path = s3_path(c, &req);
+	query = s3_query(&req);
+
+	/* Whoever holds the URL sends the body, so it cannot be signed. */
+	canon = xasprintf("%s\n%s\n%s\nhost:%s\n\nhost\nUNSIGNED-PAYLOAD",
+			  method, path, query, c->host);
+	s3_sha256_hex(canon, strlen(canon), hash);
+	s3_sign(c, amzdate, scope, hash, sig);
+	url = xasprintf("%s://%s%s?%s&X-Amz-Signature=%s", c->scheme, c->host,
+			path, query, sig);
+
+	free(canon);
+	free(query);
+	free(path);
+	free(cred);
+	free(scope);
+	return url;
 }
 
 void s3_resp_free(struct s3_resp *resp)

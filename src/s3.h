@@ -80,6 +80,19 @@ void s3_close(struct s3 *c);
 int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp);
 void s3_resp_free(struct s3_resp *resp);
 
+/* The longest a presigned URL may stay valid: Signature Version 4's. */
+#define S3_PRESIGN_MAX (7 * 24 * 3600)
+
+/*
+ * A URL that lets whoever holds it send method ("GET", "HEAD") for key
+ * without credentials, for expires seconds (1 to S3_PRESIGN_MAX) after
+ * now (seconds since the epoch; 0: the current time).  Signed with
+ * Signature Version 4 in the query string; the payload is unsigned.
+ * Nothing is sent.  The caller frees the result.
+ */
+char *s3_presign(const struct s3 *c, const char *method, const char *key,
+		 int64_t expires, int64_t now);
+
 /*
  * Finds the next <tag>...</tag> in xml at or after *pos and returns its
  * text with XML entities decoded (the caller frees it), advancing *pos

@@ -25,6 +25,7 @@
 #ifndef BERTH_STORE_H
 #define BERTH_STORE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +82,16 @@ struct store_ops {
 	/* Reports whether the store answers and takes writes. */
 	int (*check)(struct store *s);
 	void (*close)(struct store *s);
+
+	/*
+	 * Makes a URL by which a client fetches the object key straight
+	 * from the store with method ("GET"), without credentials, for
+	 * expires seconds.  Nothing is sent: the caller has checked that
+	 * the object exists.  Sets *url (the caller frees it) and returns
+	 * 0, or -ENOTSUP when the store has no such URLs.
+	 */
+	int (*presign)(struct store *s, const char *key, const char *method,
+		       int64_t expires, char **url);
 };
 
 struct store {
@@ -158,6 +169,15 @@ static inline void store_writer_close(struct store_writer *w)
 {
 	if (w)
 		w->ops->close(w);
+}
+
+/* The presign op, or -ENOTSUP for a store that has none. */
+static inline int store_presign(struct store *s, const char *key,
+				const char *method, int64_t expires, char **url)
+{
+	if (!s->ops->presign)
+		return -ENOTSUP;
+	return s->ops->presign(s, key, method, expires, url);
 }
 
 /* Human-readable text for a negative errno from a store operation. */

@@ -880,6 +880,18 @@ static void fs_close(struct store *st)
 	free(s);
 }
 
+/* Files have no URL a client could fetch them by: berth serves them. */
+static int fs_presign(struct store *st, const char *key, const char *method,
+		      int64_t expires, char **url)
+{
+	(void)st;
+	(void)key;
+	(void)method;
+	(void)expires;
+	*url = NULL;
+	return -ENOTSUP;
+}
+
 static const struct store_ops fs_ops = {
 	.name = "filesystem",
 	.get = fs_get,
@@ -893,6 +905,7 @@ static const struct store_ops fs_ops = {
 	.writer_open = fs_writer_open,
 	.check = fs_check,
 	.close = fs_close,
+	.presign = fs_presign,
 };
 
 static uint64_t fs_random_seed(void)

@@ -1072,6 +1072,27 @@ static void s3_store_close(struct store *st)
 	free(s);
 }
 
+/*
+ * Nothing is sent: the URL names the whole object at the full key.  An
+ * object still held as segments (an upload in progress) has no such
+ * object, and its URL would answer 404; blob data never is one, since
+ * it only comes to be by put or by a move, which both leave it whole.
+ */
+static int s3_presign_op(struct store *st, const char *key, const char *method,
+			 int64_t expires, char **url)
+{
+	struct s3_store *s = s3_store_of(st);
+	char *full;
+
+	*url = NULL;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return -ENOTSUP;
+	full = s3_full(s, key);
+	*url = s3_presign(s->s3, method, full, expires, 0);
+	free(full);
+	return 0;
+}
+
 static const struct store_ops s3_ops = {
 	.name = "s3",
 	.get = s3_get,
@@ -1085,6 +1106,7 @@ static const struct store_ops s3_ops = {
 	.writer_open = s3_writer_open,
 	.check = s3_check,
 	.close = s3_store_close,
+	.presign = s3_presign_op,
 };
 
 /* "a/b/" from "/a/b", "a/b" or "a/b/"; "" for none. */

@@ -13,6 +13,13 @@
  *
  * Entries being built are pinned and never evicted, so a builder's
  * entry pointer stays valid without a second lookup.
+ *
+ * Another berth on the same storage reports nothing here.  Its new and
+ * deleted tags reach the index by its refresh (index.h) and so show at
+ * the next use; a tag it moved keeps its name, so while the index is
+ * refreshed a table older than the refresh interval has every link read
+ * again.  The repository names are listed again whenever the index says
+ * they may have changed.
  */
 #include "tagcache.h"
 #include "index.h"
@@ -42,6 +49,7 @@ struct table {
 	char *names; /* every row's name, NUL-separated */
 	bool summarized;
 	struct tag_summary summary;
+	int64_t built; /* now_seconds() when its links were read */
 };
 
 struct repo_entry {
@@ -61,6 +69,7 @@ struct names {
 	struct index_page page; /* first, so a page is its snapshot */
 	unsigned refs;		/* under the cache lock */
 	int64_t built;
+	uint64_t index_gen; /* index_repos_generation when listed */
 };
 
 struct tagcache {
@@ -328,7 +337,19 @@ static struct table *build(struct tagcache *tc, const char *repo,
 	free(offsets);
 	t->t.rows = t->rows;
 	t->t.count = n;
+	t->built = now_seconds();
 	return t;
+}
+
+/*
+ * Whether t's links may still be trusted: always when no other process
+ * writes the storage (no index refresh runs), else for one interval.
+ */
+static bool table_fresh(struct tagcache *tc, const struct table *t)
+{
+	int64_t ttl = index_refresh_interval(registry_index(tc->reg));
+
+	return ttl <= 0 || now_seconds() - t->built < ttl;
 }
 
 /* Copies what a build needs from e, pinning it; under the lock. */
@@ -384,7 +405,7 @@ const struct tag_table *tagcache_get(struct tagcache *tc, const char *repo)
 	pthread_mutex_lock(&tc->lock);
 	e = find_or_add(tc, repo);
 	if (e->table && !e->all_changed && !e->nchanged &&
-	    same_names(e->table, &page)) {
+	    same_names(e->table, &page) && table_fresh(tc, e->table)) {
 		t = e->table;
 		t->refs++;
 		pthread_mutex_unlock(&tc->lock);
@@ -392,6 +413,8 @@ const struct tag_table *tagcache_get(struct tagcache *tc, const char *repo)
 		return &t->t;
 	}
 	pending_take(e, &p);
+	if (e->table && !table_fresh(tc, e->table))
+		p.all_changed = true;
 	gen = e->gen;
 	pthread_mutex_unlock(&tc->lock);
 
@@ -477,6 +500,8 @@ static struct names *names_rebuild(struct tagcache *tc)
 	gen = tc->names_gen;
 	pthread_mutex_unlock(&tc->lock);
 
+	/* Read first: a change while listing makes the next use list again. */
+	n->index_gen = index_repos_generation(registry_index(tc->reg));
 	registry_catalog(tc->reg, NULL, 0, &n->page);
 	n->built = now_seconds();
 	n->refs = 2; /* the cache's and the caller's */
@@ -501,6 +526,7 @@ const struct index_page *tagcache_repos(struct tagcache *tc)
 	pthread_mutex_lock(&tc->lock);
 	n = tc->names;
 	if (n && tc->names_built_gen == tc->names_gen &&
+	    n->index_gen == index_repos_generation(registry_index(tc->reg)) &&
 	    (tc->warming || n->built + TAGCACHE_NAMES_TTL > now_seconds())) {
 		n->refs++;
 		pthread_mutex_unlock(&tc->lock);
@@ -702,7 +728,8 @@ bool tagcache_summary_now(struct tagcache *tc, const char *repo,
 	pthread_mutex_lock(&tc->lock);
 	e = find(tc, repo);
 	known = e && e->table;
-	if (known && !e->all_changed && !e->nchanged && e->table->summarized) {
+	if (known && !e->all_changed && !e->nchanged && e->table->summarized &&
+	    table_fresh(tc, e->table)) {
 		*out = e->table->summary;
 		pthread_mutex_unlock(&tc->lock);
 		return true;

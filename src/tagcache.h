@@ -9,7 +9,10 @@
  * tag names are compared on every use, so tags added or deleted are
  * always seen, and a tag pushed again (same name, new digest) is re-read
  * when the registry reports it through tagcache_changed.  Rebuilding
- * reads only the links that changed.
+ * reads only the links that changed.  Pushes through another process on
+ * the same storage are never reported: while the index is refreshed
+ * (index_refresh_start), a table older than the refresh interval has
+ * all its links read again, so a moved tag shows within one interval.
  *
  * The total number of rows is bounded; the least recently used
  * repositories go first.  Thread-safe.

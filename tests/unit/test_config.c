@@ -502,6 +502,54 @@ static const struct bad_case bad_cases[] = {
 	{"", "REGISTRY_HTTP_ADDR=[", NULL},
 };
 
+/*
+ * Redirects are on unless storage.redirect.disable; the listing index
+ * is refreshed every 15s on s3 unless told otherwise, never on a
+ * filesystem unless told.
+ */
+static void test_redirect_and_refresh(void)
+{
+	char *s3[] = {"REGISTRY_STORAGE=s3", NULL};
+	char *env[] = {"REGISTRY_STORAGE=s3",
+		       "REGISTRY_STORAGE_REDIRECT_DISABLE=true",
+		       "REGISTRY_STORAGE_MAINTENANCE_INDEX_REFRESH=2s", NULL};
+	char err[ERRLEN];
+	struct config *c;
+
+	c = parse("", NULL, err);
+	CHECK(c && !c->redirect_disable && c->index_refresh == 0);
+	config_free(c);
+
+	c = parse("", s3, err);
+	CHECK(c && !c->redirect_disable &&
+	      c->index_refresh == CONFIG_INDEX_REFRESH_S3);
+	config_free(c);
+
+	c = parse("", env, err);
+	CHECK(c && c->redirect_disable && c->index_refresh == 2);
+	config_free(c);
+
+	c = parse("storage:\n  s3: {}\n  maintenance:\n    index:\n"
+		  "      refresh: 0\n",
+		  NULL, err);
+	CHECK(c && c->index_refresh == 0);
+	config_free(c);
+
+	c = parse("storage:\n  maintenance:\n    index:\n      refresh: 1m\n"
+		  "  redirect:\n    disable: false\n",
+		  NULL, err);
+	CHECK(c && c->index_refresh == 60 && !c->redirect_disable);
+	config_free(c);
+
+	CHECK(parse("storage:\n  maintenance:\n    index:\n"
+		    "      refresh: often\n",
+		    NULL, err) == NULL);
+	CHECK(strstr(err, "storage.maintenance.index.refresh") != NULL);
+	CHECK(parse("storage:\n  redirect:\n    disable: maybe\n", NULL, err) ==
+	      NULL);
+	CHECK(strstr(err, "storage.redirect.disable") != NULL);
+}
+
 static void test_invalid_values(void)
 {
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
@@ -770,6 +818,7 @@ int main(void)
 	RUN(test_env_headers);
 	RUN(test_env_storage_section);
 	RUN(test_drivers);
+	RUN(test_redirect_and_refresh);
 	RUN(test_invalid_values);
 	RUN(test_addr_forms);
 	RUN(test_unknown_key_warns);

@@ -277,6 +277,177 @@ out:
 	store_done(&t);
 }
 
+/*
+ * Another process on the same storage: what it adds and deletes shows
+ * after a refresh, and the repository generation tells name caches.
+ */
+static void test_refresh_sees_other_writers(void)
+{
+	static const char *const repos[] = {
+		"a", "a-b", "a/b", "a/b/c", "library/ubuntu", "new/one",
+	};
+	struct index *ix = index_new();
+	struct tmp_store t;
+	uint64_t gen;
+
+	store_make(&t);
+	if (!t.st)
+		goto out;
+	build_tree(&t);
+	CHECK(index_load(ix, t.st) == 0);
+	gen = index_repos_generation(ix);
+
+	/* A tag moved elsewhere keeps its name: nothing to list anew. */
+	put(&t, "a/_manifests/tags/v1/current/link");
+	CHECK(index_refresh(ix, t.st) == 0);
+	CHECK(index_repos_generation(ix) == gen);
+
+	put(&t, "new/one/_manifests/tags/t1/current/link");
+	put(&t, "a/_manifests/tags/v9/current/link");
+	CHECK(t.st->ops->remove(t.st, REPOS "library/alpine/_manifests/tags/"
+					    "latest") == 0);
+	CHECK(t.st->ops->remove(t.st, REPOS "library/alpine") == 0);
+	CHECK(index_refresh(ix, t.st) == 0);
+
+	check_repos(ix, repos, 6);
+	check_tags(ix, "new/one", (const char *[]){"t1"}, 1);
+	check_tags(ix, "a", (const char *[]){"v1", "v9"}, 2);
+	CHECK(index_repos_generation(ix) != gen);
+
+out:
+	store_done(&t);
+	index_free(ix);
+}
+
+/*
+ * A store that reports changes to the index in the middle of a walk,
+ * as the registry does when a push lands while a refresh runs.
+ */
+struct racing_store {
+	struct store base;
+	struct store *inner;
+	struct index *ix;
+	bool done;
+};
+
+static int racing_list(struct store *s, const char *key, store_list_fn fn,
+		       void *arg)
+{
+	struct racing_store *r = (struct racing_store *)s;
+	int err = r->inner->ops->list(r->inner, key, fn, arg);
+
+	/* After the root is listed: the walk has not seen these yet. */
+	if (!r->done) {
+		r->done = true;
+		index_add_tag(r->ix, "pushed/now", "t");
+		index_remove_tag(r->ix, "a", "v1");
+		index_remove_repo(r->ix, "a-b");
+	}
+	return err;
+}
+
+static int racing_stat(struct store *s, const char *key, struct store_stat *st)
+{
+	struct racing_store *r = (struct racing_store *)s;
+
+	return r->inner->ops->stat(r->inner, key, st);
+}
+
+static const struct store_ops racing_ops = {
+	.name = "racing",
+	.list = racing_list,
+	.stat = racing_stat,
+};
+
+static void test_refresh_keeps_changes_meanwhile(void)
+{
+	static const char *const repos[] = {
+		"a",
+		"a/b",
+		"a/b/c",
+		"library/alpine",
+		"library/ubuntu",
+		"pushed/now",
+	};
+	struct index *ix = index_new();
+	struct racing_store r = {{&racing_ops}, NULL, ix, false};
+	struct tmp_store t;
+
+	store_make(&t);
+	if (!t.st)
+		goto out;
+	build_tree(&t);
+	CHECK(index_load(ix, t.st) == 0);
+	r.inner = t.st;
+
+	CHECK(index_refresh(ix, &r.base) == 0);
+	CHECK(r.done);
+	check_repos(ix, repos, 6);
+	check_tags(ix, "pushed/now", (const char *[]){"t"}, 1);
+	check_tags(ix, "a", NULL, 0);
+
+	/* The next refresh reads the store as it is: nothing to replay. */
+	CHECK(index_refresh(ix, t.st) == 0);
+	CHECK(index_has_repo(ix, "a-b"));
+	CHECK(!index_has_repo(ix, "pushed/now"));
+
+out:
+	store_done(&t);
+	index_free(ix);
+}
+
+/* A refresh that cannot read the store keeps the lists; the next one runs. */
+static void test_refresh_error_keeps_lists(void)
+{
+	static const char *const before[] = {"keep/me"};
+	struct failing_store f = {{&failing_ops}, NULL, REPOS "library"};
+	struct index *ix = index_new();
+	struct tmp_store t;
+
+	store_make(&t);
+	if (!t.st)
+		goto out;
+	build_tree(&t);
+	f.inner = t.st;
+
+	index_add_tag(ix, "keep/me", "v1");
+	CHECK(index_refresh(ix, &f.base) == -EIO);
+	check_repos(ix, before, 1);
+	CHECK(index_refresh(ix, t.st) == 0);
+	CHECK(index_has_repo(ix, "library/alpine"));
+	CHECK(!index_has_repo(ix, "keep/me"));
+
+out:
+	store_done(&t);
+	index_free(ix);
+}
+
+/* The thread refreshes on its own within the interval, and stops. */
+static void test_refresh_thread(void)
+{
+	struct index *ix = index_new();
+	struct tmp_store t;
+
+	store_make(&t);
+	if (!t.st)
+		goto out;
+	CHECK(index_load(ix, t.st) == 0);
+	CHECK(index_refresh_interval(ix) == 0);
+	CHECK(index_refresh_start(ix, t.st, 1) == 0);
+	CHECK(index_refresh_interval(ix) == 1);
+
+	put(&t, "late/_manifests/tags/t/current/link");
+	for (int i = 0; i < 40 && !index_has_repo(ix, "late"); i++)
+		usleep(100 * 1000);
+	CHECK(index_has_repo(ix, "late"));
+	index_refresh_stop(ix);
+	CHECK(index_refresh_interval(ix) == 0);
+
+out:
+	store_done(&t);
+	index_free(ix);
+}
+
 static void test_add_remove_keeps_order(void)
 {
 	static const char *const order[] = {"b", "d", "d/e", "f"};
@@ -582,6 +753,10 @@ int main(void)
 	RUN(test_load_empty_store);
 	RUN(test_load_sorts);
 	RUN(test_load_error_changes_nothing);
+	RUN(test_refresh_sees_other_writers);
+	RUN(test_refresh_keeps_changes_meanwhile);
+	RUN(test_refresh_error_keeps_lists);
+	RUN(test_refresh_thread);
 	RUN(test_add_remove_keeps_order);
 	RUN(test_unknown_repo);
 	RUN(test_repo_pages);

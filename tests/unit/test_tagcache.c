@@ -222,17 +222,90 @@ static void test_names(void)
 	CHECK(p2 == p1); /* nothing changed: the same snapshot */
 	tagcache_release_repos(e.tc, p2);
 
-	push(&e, "c", "x", "amd64", "l", NULL);
+	push(&e, "a", "y", "amd64", "l", NULL);
 	tagcache_changed(e.tc, "a", "y"); /* a known name: still fresh */
 	p2 = tagcache_repos(e.tc);
 	CHECK(p2 == p1);
 	tagcache_release_repos(e.tc, p2);
-	tagcache_changed(e.tc, "c", "x"); /* a new one */
+	/* A new repository in the index, reported or not, is listed. */
+	push(&e, "c", "x", "amd64", "l", NULL);
 	p2 = tagcache_repos(e.tc);
 	CHECK(p2 != p1 && p2->count == 3 && !strcmp(p2->names[2], "c"));
 	CHECK(p1->count == 2); /* the old snapshot lives until released */
 	tagcache_release_repos(e.tc, p1);
 	tagcache_release_repos(e.tc, p2);
+	env_done(&e);
+}
+
+/*
+ * Two registries on one store, as two berths on one bucket: b's cache
+ * hears nothing of a's pushes, yet with an index refresh of 1s it
+ * shows a's new repository, a moved tag and a deleted one within the
+ * interval plus a walk.
+ */
+static void test_other_writer(void)
+{
+	static const char yaml[] = "version: 0.1\nstorage:\n  maintenance:\n"
+				   "    index:\n      refresh: 1s\n";
+	struct env e;
+	struct config *cfg;
+	struct registry *b;
+	struct tagcache *tc;
+	const struct tag_table *t;
+	struct digest d1, d2;
+	struct reg_error err;
+	char msg[256];
+	bool seen = false;
+
+	env_make(&e, 1000);
+	cfg = config_parse(yaml, strlen(yaml), NULL, msg, sizeof(msg));
+	CHECK(cfg && cfg->index_refresh == 1);
+	b = cfg ? registry_open(cfg, e.st) : NULL;
+	CHECK(b != NULL);
+	if (!b)
+		goto out;
+	tc = tagcache_new(b, e.mc, 1000);
+
+	push(&e, "app", "v1", "amd64", "one", &d1);
+	for (int i = 0; i < 40 && !seen; i++) {
+		const struct index_page *p = tagcache_repos(tc);
+
+		seen = p->count == 1 && !strcmp(p->names[0], "app");
+		tagcache_release_repos(tc, p);
+		if (!seen)
+			usleep(100 * 1000);
+	}
+	CHECK(seen);
+	t = tagcache_get(tc, "app");
+	CHECK(row(t, "v1") && digest_equal(&row(t, "v1")->digest, &d1));
+	tagcache_release(tc, t);
+
+	/* Moved through a: b's table is re-read once it is 1s old. */
+	push(&e, "app", "v1", "arm64", "two", &d2);
+	seen = false;
+	for (int i = 0; i < 40 && !seen; i++) {
+		t = tagcache_get(tc, "app");
+		seen = row(t, "v1") && digest_equal(&row(t, "v1")->digest, &d2);
+		tagcache_release(tc, t);
+		if (!seen)
+			usleep(100 * 1000);
+	}
+	CHECK(seen);
+
+	CHECK(registry_manifest_delete(e.reg, "app", "v1", &err) == 0);
+	seen = false;
+	for (int i = 0; i < 40 && !seen; i++) {
+		t = tagcache_get(tc, "app");
+		seen = t && !row(t, "v1");
+		tagcache_release(tc, t);
+		if (!seen)
+			usleep(100 * 1000);
+	}
+	CHECK(seen);
+	tagcache_free(tc);
+out:
+	registry_close(b);
+	config_free(cfg);
 	env_done(&e);
 }
 
@@ -308,6 +381,7 @@ int main(void)
 	RUN(test_summary);
 	RUN(test_bound);
 	RUN(test_names);
+	RUN(test_other_writer);
 	RUN(test_warm);
 	RUN(test_summary_now);
 	return check_done();
