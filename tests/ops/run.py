@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""run.py - runs berth's operations tests (metrics, health, logs and
-notifications) against the real binary.
+"""run.py - runs berth's operations tests (metrics, health, logs,
+notifications, stopping in the middle of a push and reloading in the
+middle of a pull) against the real binary.
 
     tests/ops/run.py [SUBSTRING...]
 
