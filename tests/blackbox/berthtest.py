@@ -15,6 +15,13 @@ The binary is $BERTH, default ./berth at the top of the tree.  A build
 with sanitizers (a path containing "san", or BERTH_SAN=1) must exit 0
 after SIGTERM; any sanitizer report in a server's output fails the test
 that was running.
+
+S3 mode: with BERTH_S3_ENDPOINT, BERTH_S3_ACCESS, BERTH_S3_SECRET,
+BERTH_S3_BUCKET and BERTH_S3_REGION set (tests/s3/run.sh sets them for
+the Ceph it starts), every berth serves a fresh prefix of that bucket
+instead of a fresh directory.  A store's root is then a key prefix, and
+tests look at the store through store_read(), store_write(),
+store_files() and the like, which read the directory or the bucket.
 """
 
 import gzip
@@ -33,6 +40,8 @@ import tarfile
 import tempfile
 import time
 import urllib.parse
+
+import s3store
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
@@ -71,6 +80,9 @@ ERROR_CODES = {
         "TAG_INVALID", "MANIFEST_UNVERIFIED", "RANGE_INVALID",
         "PAGINATION_NUMBER_INVALID", "UNKNOWN", "UNAVAILABLE",
 }
+
+# The bucket of S3 mode, None when berth serves directories.
+S3 = s3store.Bucket.from_env()
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "ERROR: UndefinedBehaviorSanitizer")
@@ -470,9 +482,20 @@ def _record(resp):
 
 
 def write_config(config_yaml, port, root):
-    """Writes config text ({port} and {root} substituted) to a file."""
+    """Writes config text to a file, substituting {port}, {root} and
+    {storage} (the driver's section for root, see storage_yaml()).
+
+    In S3 mode a text that names the filesystem driver itself fails the
+    test: berth would refuse two drivers, and the test would not be
+    about the bucket.
+    """
     path = os.path.join(scratch("config"), "config.yml")
-    text = config_yaml.replace("{port}", str(port)).replace("{root}", root)
+    check(S3 is None or not re.search(r"^\s*filesystem:", config_yaml,
+                                      re.M),
+          "the test's config names the filesystem driver; in S3 mode "
+          "it must use {storage}")
+    text = config_yaml.replace("{port}", str(port)).replace(
+            "{storage}", storage_yaml(root)).replace("{root}", root)
     with open(path, "w") as f:
         f.write(text)
     return path
@@ -506,13 +529,12 @@ def start_berth(env=None, config_yaml=None, root=None, args=None,
 def _spawn(env, config_yaml, root, args):
     port = free_port()
     if root is None:
-        root = os.path.join(scratch("store"), "root")
-        os.makedirs(root)
+        root = new_root()
     overrides = {
             "REGISTRY_HTTP_ADDR": "%s:%d" % (HOST, port),
-            "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": root,
             "REGISTRY_STORAGE_DELETE_ENABLED": "true",
     }
+    overrides.update(storage_env(root))
     overrides.update(env or {})
     if args is None:
         args = ["serve"]
@@ -860,6 +882,140 @@ def parse_next_link(resp):
     m = re.fullmatch(r'\s*<([^>]+)>\s*;\s*rel="?next"?\s*', link)
     check(m is not None, "malformed Link header %r" % link)
     return m.group(1)
+
+
+# ------------------------------------------------------------------ stores
+
+# A probe berth's storage check writes and removes at once; a listing
+# taken at that moment sees it.  It is no part of the registry's data.
+S3_PROBE = ".berth-check"
+
+_s3_run = None
+
+
+def s3_run_prefix():
+    """The bucket prefix under which this run's stores live."""
+    global _s3_run
+    if _s3_run is None:
+        _s3_run = "blackbox-%d-%s" % (os.getpid(), unique("run"))
+    return _s3_run
+
+
+def new_root(kind="store"):
+    """A fresh, empty store root: a new directory, or in S3 mode a
+    prefix of the bucket nobody has used."""
+    global _counter
+    if S3 is None:
+        root = os.path.join(scratch(kind), "root")
+        os.makedirs(root)
+        return root
+    _counter += 1
+    return "%s/%s-%d/root" % (s3_run_prefix(), kind, _counter)
+
+
+def storage_env(root):
+    """The REGISTRY_* variables that put berth's store at root.
+
+    In S3 mode berth serves blobs itself rather than redirecting to the
+    bucket, so that the tests read its answers (lengths, digests,
+    ranges) and not the gateway's.
+    """
+    if S3 is None:
+        return {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": root}
+    return {
+            "REGISTRY_STORAGE_REDIRECT_DISABLE": "true",
+            "REGISTRY_STORAGE_S3_REGIONENDPOINT": S3.endpoint,
+            "REGISTRY_STORAGE_S3_ACCESSKEY": S3.access,
+            "REGISTRY_STORAGE_S3_SECRETKEY": S3.secret,
+            "REGISTRY_STORAGE_S3_REGION": S3.region,
+            "REGISTRY_STORAGE_S3_BUCKET": S3.bucket,
+            "REGISTRY_STORAGE_S3_ROOTDIRECTORY": root,
+            "REGISTRY_STORAGE_S3_FORCEPATHSTYLE": "true",
+            "REGISTRY_STORAGE_S3_SECURE": "false",
+    }
+
+
+def storage_yaml(root):
+    """The same as storage_env(root), as the driver's lines of a
+    config.yml's storage section (two spaces in, ending in a newline)."""
+    if S3 is None:
+        return "  filesystem:\n    rootdirectory: %s\n" % root
+    keys = ("regionendpoint", "accesskey", "secretkey", "region",
+            "bucket", "rootdirectory", "forcepathstyle", "secure")
+    env = storage_env(root)
+    lines = ["  redirect:", "    disable: true", "  s3:"] + [
+            "    %s: %s" % (k, env["REGISTRY_STORAGE_S3_" + k.upper()])
+            for k in keys]
+    return "\n".join(lines) + "\n"
+
+
+def _s3_prefix(loc):
+    return loc.rstrip("/") + "/"
+
+
+def store_read(loc):
+    """The bytes of the file (object) at loc, or None when absent.
+
+    loc is a path under a store root, such as v2(root, ...) gives.
+    """
+    if S3 is not None:
+        return S3.get(loc)
+    try:
+        return read_file(loc)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def store_write(loc, data):
+    """Writes a file (object) at loc, making directories as needed."""
+    if S3 is not None:
+        S3.put(loc, data)
+        return
+    os.makedirs(os.path.dirname(loc), exist_ok=True)
+    with open(loc, "wb") as f:
+        f.write(data)
+
+
+def store_exists(loc):
+    """Whether loc is a file or a directory; on a bucket, an object or
+    the prefix of one."""
+    if S3 is None:
+        return os.path.exists(loc)
+    return S3.exists(loc) or bool(S3.list(_s3_prefix(loc)))
+
+
+def store_listdir(loc):
+    """The sorted names directly under the directory (prefix) loc;
+    [] when there is none."""
+    if S3 is None:
+        return sorted(os.listdir(loc)) if os.path.isdir(loc) else []
+    pre = _s3_prefix(loc)
+    return sorted({k[len(pre):].split("/", 1)[0]
+                   for k in S3.keys(pre)})
+
+
+def store_snapshot(loc):
+    """{relative path: fingerprint} of everything under loc, to tell
+    whether a store changed: file hashes and directories, or object
+    sizes and ETags."""
+    if S3 is not None:
+        pre = _s3_prefix(loc)
+        return {k[len(pre):]: v for k, v in S3.list(pre).items()
+                if k[len(pre):] != S3_PROBE}
+    snap = {}
+    for rel in tree(loc):
+        full = os.path.join(loc, rel)
+        snap[rel] = "dir" if os.path.isdir(full) else hashlib.sha256(
+                read_file(full)).hexdigest()
+    return snap
+
+
+def store_files(loc):
+    """The relative paths of the files (objects) under loc, a set."""
+    if S3 is not None:
+        return set(store_snapshot(loc))
+    return {rel for rel in tree(loc)
+            if not os.path.isdir(os.path.join(loc, rel))}
 
 
 # ------------------------------------------------------------- disk checks

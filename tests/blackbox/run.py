@@ -9,6 +9,10 @@ line, "PASS blackbox:<name>" or "FAIL blackbox:<name>" followed by
 indented details.  Exits 1 if any test failed.  $BERTH names the binary
 (default ./berth); BERTH_KEEP=1 keeps the scratch directory.
 
+With BERTH_S3_* set (see berthtest.py), every berth serves a prefix of
+that S3 bucket, and the names read "s3:blackbox:<name>"; how the tests
+that look at the store do so on a bucket is in tests/s3/README.
+
 Other suites reuse the runner for their own directory and prefix:
 
     sys.path.insert(0, "tests/blackbox"); import run
@@ -165,7 +169,7 @@ def stop_shared():
 def main(argv, here=HERE, prefix="blackbox"):
     """Runs the tests in here whose names contain an argv substring."""
     global PREFIX
-    PREFIX = prefix
+    PREFIX = prefix if bt.S3 is None else "s3:" + prefix
     if not os.access(bt.BERTH, os.X_OK):
         sys.exit("run.py: no executable %s (build it, or set BERTH)" %
                  bt.BERTH)

@@ -12,17 +12,15 @@ from berthtest import check, expect, expect_error, expect_header
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
 
-NO_ENV = {"REGISTRY_HTTP_ADDR": None,
-          "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": None,
-          "REGISTRY_STORAGE_DELETE_ENABLED": None}
+NO_ENV = dict.fromkeys(["REGISTRY_HTTP_ADDR",
+                       "REGISTRY_STORAGE_DELETE_ENABLED"] +
+                      list(bt.storage_env("unused")))
 
 BASE_YAML = """version: 0.1
 log:
   level: info
 storage:
-  filesystem:
-    rootdirectory: {root}
-  delete:
+{storage}  delete:
     enabled: %s
 http:
   addr: 127.0.0.1:{port}
@@ -35,7 +33,7 @@ def test_config_yaml_only():
         repo = "cfg/" + bt.unique()
         img = bt.make_image(1)
         bt.push_image(srv, repo, img, "v1")
-        check(os.path.isdir(bt.v2(srv.root, "repositories", repo)),
+        check(bt.store_exists(bt.v2(srv.root, "repositories", repo)),
               "the YAML rootdirectory %s was not used" % srv.root)
         expect(srv.request("DELETE", bt.manifest_path(repo, "v1")), 202,
                "DELETE with delete.enabled: true in YAML")
@@ -43,27 +41,26 @@ def test_config_yaml_only():
 
 
 def test_config_env_overrides_yaml():
-    yaml_root = os.path.join(bt.scratch("yamlroot"), "root")
-    os.makedirs(yaml_root)
-    text = (BASE_YAML % "false").replace("{root}", yaml_root).replace(
+    yaml_root = bt.new_root("yamlroot")
+    text = (BASE_YAML % "false").replace(
+            "{storage}", bt.storage_yaml(yaml_root)).replace(
             "addr: 127.0.0.1:{port}", "addr: 127.0.0.1:1")
     with bt.start_berth(config_yaml=text) as srv:
         repo = "cfg/" + bt.unique()
         img = bt.make_image(1)
         bt.push_image(srv, repo, img, "v1")
-        check(os.path.isdir(bt.v2(srv.root, "repositories", repo)),
-              "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY did not win")
-        check(os.listdir(yaml_root) == [],
-              "data went to the YAML root: %r" % os.listdir(yaml_root))
+        check(bt.store_exists(bt.v2(srv.root, "repositories", repo)),
+              "the root directory's REGISTRY_* variable did not win")
+        check(bt.store_listdir(yaml_root) == [],
+              "data went to the YAML root: %r" %
+              bt.store_listdir(yaml_root))
         expect(srv.request("DELETE", bt.manifest_path(repo, "v1")), 202,
                "REGISTRY_STORAGE_DELETE_ENABLED=true over YAML false")
         srv.stop()
 
 READONLY_YAML = """version: 0.1
 storage:
-  filesystem:
-    rootdirectory: {root}
-  delete:
+{storage}  delete:
     enabled: true
   maintenance:
     readonly:
@@ -89,12 +86,11 @@ def populate(root):
 
 
 def test_config_readonly():
-    root = os.path.join(bt.scratch("store"), "root")
-    os.makedirs(root)
+    root = bt.new_root()
     repo, img, upload = populate(root)
     text = READONLY_YAML
     with bt.start_berth(root=root, config_yaml=text) as srv:
-        before = bt.tree(root)
+        before = bt.store_snapshot(root)
         bt.check_manifest(srv, repo, "v1", img)
         for b in img.blobs:
             bt.check_blob(srv, repo, b)
@@ -126,7 +122,9 @@ def test_config_readonly():
                     "Content-Type": bt.OCI_MANIFEST})
             expect_error(r, 405, "UNSUPPORTED",
                          "%s %s in read-only mode" % (method, target))
-        check(bt.tree(root) == before, "read-only mode changed the store")
+        after = bt.store_snapshot(root)
+        check(after == before, "read-only mode changed the store: %r" %
+              sorted(set(after.items()) ^ set(before.items()))[:10])
         bt.check_manifest(srv, repo, "v1", img)
         srv.stop()
 
@@ -228,8 +226,7 @@ def test_config_unknown_key():
     text = BASE_YAML % "true" + """nosuchsection:
   something: 1
 """
-    text = text.replace("  filesystem:\n",
-                        "  filesystem:\n    nosuchfsoption: 7\n")
+    text = text.replace("{storage}", "{storage}    nosuchfsoption: 7\n")
     with bt.start_berth(config_yaml=text) as srv:
         bt.push_image(srv, "cfg/" + bt.unique(), bt.make_image(1), "v1")
         log = srv.log()
@@ -242,10 +239,9 @@ def test_config_unknown_key():
 
 
 def serve_env():
-    root = os.path.join(bt.scratch("store"), "root")
-    os.makedirs(root)
-    return {"REGISTRY_HTTP_ADDR": "127.0.0.1:%d" % bt.free_port(),
-            "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": root}
+    env = {"REGISTRY_HTTP_ADDR": "127.0.0.1:%d" % bt.free_port()}
+    env.update(bt.storage_env(bt.new_root()))
+    return env
 
 
 def test_config_invalid_env_value():
@@ -267,8 +263,8 @@ def write_yaml(text):
 
 def test_config_invalid_yaml_value():
     env = serve_env()
-    text = (BASE_YAML % "maybe").replace("{root}", env[
-            "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"]).replace(
+    text = (BASE_YAML % "maybe").replace(
+            "{storage}", bt.storage_yaml(bt.new_root())).replace(
             "{port}", "1")
     rc, out = bt.run_berth(["serve", write_yaml(text)], env=env, timeout=10)
     check(rc != 0, "berth accepted delete.enabled: maybe:\n" + out)
@@ -321,9 +317,7 @@ def test_cli_unknown_command():
 
 PURGE_YAML = """version: 0.1
 storage:
-  filesystem:
-    rootdirectory: {root}
-  maintenance:
+{storage}  maintenance:
     uploadpurging:
       enabled: true
       age: 1s
@@ -335,8 +329,7 @@ http:
 
 
 def upload_dirs(root, repo):
-    path = bt.v2(root, "repositories", repo, "_uploads")
-    return os.listdir(path) if os.path.isdir(path) else []
+    return bt.store_listdir(bt.v2(root, "repositories", repo, "_uploads"))
 
 
 def test_config_upload_purging():
