@@ -8,6 +8,7 @@ import http.client
 import os
 import signal
 import time
+import types
 
 import opstest as ops
 from opstest import bt, check
@@ -107,22 +108,25 @@ def check_stored(srv, repo, digest, size):
           "the blob's bytes do not hash to %s" % digest)
 
 
-def begin_push(srv, repo, data):
-    """Opens a session and PATCHes the first ACKED chunks."""
-    loc = bt.start_upload(srv, repo)
-    return patch_from(srv, loc, data[:ACKED * CHUNK], 0)
+def push_half_a_chunk(drain, name):
+    """berth with http.draintimeout drain, a session in a new repository
+    holding the first ACKED chunks of a big blob, and a PATCH of the next
+    chunk open with half of it sent."""
+    p = types.SimpleNamespace()
+    p.data, p.digest = big_blob()
+    p.srv = bt.start_berth(env={"REGISTRY_HTTP_DRAINTIMEOUT": drain})
+    p.repo = bt.unique(name)
+    p.first, p.sent = ACKED * CHUNK, CHUNK // 2
+    p.loc = patch_from(p.srv, bt.start_upload(p.srv, p.repo),
+                       p.data[:p.first], 0)
+    p.conn = open_chunk(p.srv, p.loc, p.first, p.first + CHUNK - 1)
+    p.conn.send(p.data[p.first:p.first + p.sent])
+    return p
 
 
 def test_sigterm_mid_chunk_drains_then_push_resumes():
-    data, digest = big_blob()
-    srv = bt.start_berth(env={"REGISTRY_HTTP_DRAINTIMEOUT": "30s"})
-    repo = bt.unique("ops/drain-push")
-    loc = begin_push(srv, repo, data)
-
-    # Half of the next chunk is in, then SIGTERM.
-    first = ACKED * CHUNK
-    conn = open_chunk(srv, loc, first, first + CHUNK - 1)
-    conn.send(data[first:first + CHUNK // 2])
+    p = push_half_a_chunk("30s", "ops/drain-push")
+    srv, first = p.srv, p.first
     srv.proc.send_signal(signal.SIGTERM)
 
     # While it drains berth takes no new connection and keeps serving
@@ -130,10 +134,10 @@ def test_sigterm_mid_chunk_drains_then_push_resumes():
     ops.wait_for(lambda: ops.refused(srv.port), "berth to stop accepting")
     check(srv.alive(), "berth exited with a chunk in flight:\n%s" %
           srv.log_tail())
-    conn.send(data[first + CHUNK // 2:first + CHUNK])
-    r = conn.getresponse()
+    p.conn.send(p.data[first + p.sent:first + CHUNK])
+    r = p.conn.getresponse()
     r.read()
-    conn.close()
+    p.conn.close()
     check(r.status == 202, "the chunk in flight got %d" % r.status)
     check(r.getheader("Range") == "0-%d" % (first + CHUNK - 1),
           "the chunk in flight: Range %r" % r.getheader("Range"))
@@ -142,28 +146,21 @@ def test_sigterm_mid_chunk_drains_then_push_resumes():
           "berth cut the drain short:\n%s" % srv.log_tail())
 
     srv.restart()
-    offset = upload_offset(srv, loc)
+    offset = upload_offset(srv, p.loc)
     check(offset == first + CHUNK, "after the restart the session is at "
           "%d, %d bytes were acknowledged" % (offset, first + CHUNK))
-    finish_push(srv, repo, loc, data, digest, offset)
+    finish_push(srv, p.repo, p.loc, p.data, p.digest, offset)
     srv.stop()
 
 
 def test_sigterm_drain_timeout_keeps_session_resumable():
-    data, digest = big_blob()
-    srv = bt.start_berth(env={"REGISTRY_HTTP_DRAINTIMEOUT": "1s"})
-    repo = bt.unique("ops/cut-push")
-    loc = begin_push(srv, repo, data)
-
     # Half a chunk, then silence: the drain ends before the chunk does.
-    first = ACKED * CHUNK
-    sent = CHUNK // 2
-    conn = open_chunk(srv, loc, first, first + CHUNK - 1)
-    conn.send(data[first:first + sent])
+    p = push_half_a_chunk("1s", "ops/cut-push")
+    srv, first, sent = p.srv, p.first, p.sent
     time.sleep(0.2)
     srv.proc.send_signal(signal.SIGTERM)
     wait_exit(srv, bt.STOP_TIMEOUT)
-    conn.close()
+    p.conn.close()
     check("drain timeout reached" in srv.log(),
           "no word of the drain timing out:\n%s" % srv.log_tail())
 
@@ -171,9 +168,9 @@ def test_sigterm_drain_timeout_keeps_session_resumable():
     # arrived (berth had over a second to read it) or none of it; the
     # closing digest shows the kept bytes are the ones sent.
     srv.restart()
-    offset = upload_offset(srv, loc)
+    offset = upload_offset(srv, p.loc)
     check(offset in (first, first + sent),
           "after the restart the session is at %d: %d bytes were "
           "acknowledged and %d more sent" % (offset, first, sent))
-    finish_push(srv, repo, loc, data, digest, offset)
+    finish_push(srv, p.repo, p.loc, p.data, p.digest, offset)
     srv.stop()
