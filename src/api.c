@@ -133,32 +133,80 @@ static size_t utf8_len(const unsigned char *s)
 }
 
 /*
+ * Returns how many bytes from s on are printable ASCII that JSON takes
+ * as they are, so they can be copied in one piece: a listing's names are
+ * all such bytes, and copying them one by one was most of its cost.
+ */
+static size_t json_plain_run(const unsigned char *s)
+{
+	size_t n = 0;
+
+	while (s[n] >= 0x20 && s[n] < 0x80 && s[n] != '"' && s[n] != '\\')
+		n++;
+	return n;
+}
+
+/*
+ * Writes the character at *p (a byte, or one UTF-8 sequence) escaped as
+ * JSON needs at out, and moves *p past it.  Returns the bytes written,
+ * at most six.
+ */
+static size_t json_escape_one(char *out, const unsigned char **p)
+{
+	static const char hex[] = "0123456789abcdef";
+	/* Arrays, not strings: the escapes are copied without a NUL. */
+	static const char replacement[6] = {'\\', 'u', 'f', 'f', 'f', 'd'};
+	static const char control[4] = {'\\', 'u', '0', '0'};
+	const unsigned char *c = *p;
+	size_t n = *c < 0x80 ? 1 : utf8_len(c);
+
+	if (n == 0) {
+		memcpy(out, replacement, sizeof(replacement));
+		*p = c + 1;
+		return 6;
+	}
+	*p = c + n;
+	if (*c == '"' || *c == '\\') {
+		out[0] = '\\';
+		out[1] = (char)*c;
+		return 2;
+	}
+	if (*c < 0x20) {
+		memcpy(out, control, sizeof(control));
+		out[4] = hex[*c >> 4];
+		out[5] = hex[*c & 0xf];
+		return 6;
+	}
+	memcpy(out, c, n);
+	return n;
+}
+
+/*
  * Appends s as a JSON string.  Error messages repeat what the client
  * sent, which may be any bytes: a byte that is not valid UTF-8 becomes
- * U+FFFD, so the body is always valid JSON.
+ * U+FFFD, so the body is always valid JSON.  The buffer grows once per
+ * string, for the worst case, since a listing writes thousands.
  */
 static void add_json_string(struct buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	char *out;
 
-	buf_add(b, "\"", 1);
+	buf_grow(b, 6 * strlen(s) + 2);
+	out = b->data + b->len;
+	*out++ = '"';
 	while (*p) {
-		size_t n = *p < 0x80 ? 1 : utf8_len(p);
+		size_t n = json_plain_run(p);
 
-		if (*p == '"' || *p == '\\') {
-			buf_add(b, "\\", 1);
-			buf_add(b, p, 1);
-		} else if (*p < 0x20) {
-			buf_addf(b, "\\u%04x", *p);
-		} else if (n == 0) {
-			buf_adds(b, "\\ufffd");
-			n = 1;
-		} else {
-			buf_add(b, p, n);
-		}
-		p += n ? n : 1;
+		memcpy(out, p, n);
+		out += n;
+		p += n;
+		if (*p)
+			out += json_escape_one(out, &p);
 	}
-	buf_add(b, "\"", 1);
+	*out++ = '"';
+	*out = '\0';
+	b->len = (size_t)(out - b->data);
 }
 
 /* Sends res, prepared with its status and headers, with an error body. */
