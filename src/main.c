@@ -178,6 +178,7 @@ static int server_open(struct server *s)
 	s->ui = ui_new(s->cfg, s->reg, s->sessions);
 	registry_on_change(s->reg, ui_on_change, s->ui);
 	lifecycle_on_change(s->lifecycle, ui_on_change, s->ui);
+	ui_set_usage(s->ui, lifecycle_usage(s->lifecycle));
 	api_set_ui(s->api, s->ui, s->sessions);
 	s->health = health_new(s->store, 1000, !s->cfg->readonly);
 	if (!s->health || notify_open(s->cfg, &s->notify) != 0)

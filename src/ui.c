@@ -221,6 +221,11 @@ void ui_on_change(void *arg, const char *repo, const char *tag)
 	uiapi_changed(ui->api, repo, tag);
 }
 
+void ui_set_usage(struct ui *ui, struct usage *usage)
+{
+	uiapi_set_usage(ui->api, usage);
+}
+
 /* Headers every UI response carries, JSON API ones included. */
 void ui_security_headers(struct http_response *res)
 {

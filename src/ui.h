@@ -17,6 +17,7 @@ struct http_request;
 struct http_response;
 struct registry;
 struct sessions;
+struct usage;
 
 struct ui;
 
@@ -43,6 +44,12 @@ void ui_handle(struct ui *ui, struct http_request *req, struct access *access);
  * storage.  Its shape fits a change callback: arg is the struct ui.
  */
 void ui_on_change(void *arg, const char *repo, const char *tag);
+
+/*
+ * Gives the catalog the bytes each repository holds (usage.h; not
+ * owned, must outlive the UI).  Without it the catalog shows none.
+ */
+void ui_set_usage(struct ui *ui, struct usage *usage);
 
 /* For uiapi.c: the configured title (ui.title, then REGISTRY_TITLE). */
 const char *ui_title(const struct config *cfg);

@@ -30,6 +30,7 @@
 #include "ui.h"
 #include "uicatalog.h"
 #include "uiimage.h"
+#include "usage.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -68,6 +69,11 @@ void uiapi_free(struct uiapi *api)
 	tagcache_free(api->tags);
 	meta_cache_free(api->metas);
 	free(api);
+}
+
+void uiapi_set_usage(struct uiapi *api, struct usage *usage)
+{
+	api->usage = usage;
 }
 
 void uiapi_changed(struct uiapi *api, const char *repo, const char *tag)
@@ -192,6 +198,22 @@ bool uiapi_may(const struct call *c, const char *repo,
 {
 	return !access_enabled(c->access) ||
 	       access_may(c->access, c->user, repo, action);
+}
+
+/*
+ * Without logins the client is the peer, unless a trusted proxy names
+ * another in X-Forwarded-For, which only /admin/ works out: the panel
+ * is not offered then rather than offered and refused.
+ */
+bool uiapi_is_admin(const struct call *c)
+{
+	const char *addr = http_client_addr(c->req);
+
+	if (!access_enabled(c->access) &&
+	    http_header(c->req, "X-Forwarded-For") &&
+	    proxy_trusted(c->api->cfg->http_trusted_proxies, addr))
+		return false;
+	return access_admin(c->access, c->user, addr);
 }
 
 /* Whether the UI offers deleting at all (policy, not permissions). */
@@ -370,6 +392,7 @@ static void get_info(struct call *c)
 	uiapi_put(body, "tls", json_boolean(uiapi_reached_by_tls(c)));
 	uiapi_put(body, "deleteEnabled", json_boolean(delete_offered(cfg)));
 	uiapi_put(body, "readOnly", json_boolean(cfg->readonly));
+	uiapi_put(body, "admin", json_boolean(uiapi_is_admin(c)));
 	uiapi_put(body, "canBrowse",
 		  json_boolean(uiapi_may(c, NULL, ACCESS_PULL)));
 	uiapi_put(body, "prefix",
@@ -388,6 +411,68 @@ static json_t *namespace_json(const char *name)
 	const char *slash = strchr(name, '/');
 
 	return json_stringn(name, slash ? (size_t)(slash - name) : 0);
+}
+
+/*
+ * What repository name holds (usage.h), or null while the first scan
+ * after start has not finished: the catalog never waits for it.  A
+ * repository the scan found holding nothing holds 0 bytes.
+ */
+static json_t *usage_json_of(struct call *c, const char *name)
+{
+	struct usage_repo u;
+	struct usage_total t;
+	json_t *o;
+
+	if (!c->api->usage)
+		return json_null();
+	usage_total(c->api->usage, &t);
+	if (!t.updated)
+		return json_null();
+
+	usage_repo(c->api->usage, name, &u);
+	o = json_object();
+	uiapi_put(o, "bytes", json_integer((json_int_t)u.bytes));
+	uiapi_put(o, "sharedBytes", json_integer((json_int_t)u.shared));
+	uiapi_put(o, "exclusiveBytes", json_integer((json_int_t)u.exclusive));
+	return o;
+}
+
+/*
+ * The whole store's usage, for callers who may see every repository
+ * (administrators, and everyone without logins): others would learn
+ * from it about repositories they may not read.  null otherwise, and
+ * while not yet known.
+ */
+static json_t *storage_json(struct call *c)
+{
+	struct usage_total t;
+	json_t *o;
+
+	if (!c->api->usage || (access_enabled(c->access) && !uiapi_is_admin(c)))
+		return json_null();
+	usage_total(c->api->usage, &t);
+	if (!t.updated)
+		return json_null();
+
+	o = json_object();
+	uiapi_put(o, "bytes", json_integer((json_int_t)t.bytes));
+	uiapi_put(o, "blobs", json_integer((json_int_t)t.blobs));
+	uiapi_put(o, "heldBytes", json_integer((json_int_t)t.held));
+	uiapi_put(o, "reclaimableBytes",
+		  json_integer((json_int_t)t.reclaimable));
+	uiapi_put(o, "repositories", json_integer((json_int_t)t.repositories));
+	return o;
+}
+
+/* When usage was last worked out, or null while not yet. */
+static json_t *usage_updated(struct call *c)
+{
+	struct usage_total t = {0};
+
+	if (c->api->usage)
+		usage_total(c->api->usage, &t);
+	return t.updated ? uiapi_time_or_null(t.updated) : json_null();
 }
 
 /*
@@ -412,6 +497,7 @@ static json_t *repo_json(struct call *c, const char *name)
 	uiapi_put(r, "lastPush",
 		  uiapi_time_or_null(ready ? s.last_push : META_TIME_UNKNOWN));
 	uiapi_put(r, "pending", json_boolean(!ready && s.tags));
+	uiapi_put(r, "usage", usage_json_of(c, name));
 	return r;
 }
 
@@ -471,6 +557,8 @@ static void get_repositories(struct call *c)
 	uiapi_put(body, "perPage", json_integer((json_int_t)p.per_page));
 	uiapi_put(body, "query", json_string(q));
 	uiapi_put(body, "repositories", list);
+	uiapi_put(body, "usageUpdated", usage_updated(c));
+	uiapi_put(body, "storage", storage_json(c));
 	uiapi_put(body, "permissions", uiapi_permissions(c, NULL));
 	uiapi_send_json(c->req, 200, body);
 }

@@ -19,6 +19,7 @@ struct config;
 struct http_request;
 struct registry;
 struct sessions;
+struct usage;
 
 struct uiapi;
 
@@ -33,6 +34,9 @@ void uiapi_free(struct uiapi *api);
  */
 void uiapi_handle(struct uiapi *api, struct http_request *req,
 		  struct access *access, const char *path);
+
+/* See ui_set_usage. */
+void uiapi_set_usage(struct uiapi *api, struct usage *usage);
 
 /* See ui_on_change: a tag (or, NULL, anything) of repo changed. */
 void uiapi_changed(struct uiapi *api, const char *repo, const char *tag);

@@ -19,6 +19,7 @@ struct http_request;
 struct http_response;
 struct reg_error;
 struct registry;
+struct usage;
 
 #define UIAPI_PAGE_MAX 500
 #define UIAPI_QUERY_MAX 255
@@ -30,6 +31,7 @@ struct uiapi {
 	struct meta_cache *metas;
 	struct tagcache *tags;
 	struct uicatalog *catalog;
+	struct usage *usage; /* NULL until ui_set_usage */
 };
 
 /* One request: who is asking, with what access control. */
@@ -69,6 +71,12 @@ bool uiapi_may(const struct call *c, const char *repo,
 	       enum access_action action);
 /* Answers 401 or 403 itself unless the caller may pull from repo. */
 bool uiapi_require_pull(const struct call *c, const char *repo);
+/*
+ * Whether the caller is an administrator (access_admin), who is shown
+ * the storage panel and the whole store's usage.  /admin/ decides for
+ * itself; this only keeps the UI from offering what it would refuse.
+ */
+bool uiapi_is_admin(const struct call *c);
 /* {"pull": ..., "push": ..., "delete": ...} for repo. */
 json_t *uiapi_permissions(const struct call *c, const char *repo);
 

@@ -3,6 +3,7 @@
 // deletion takes along.
 
 import {h, fill} from './dom.js';
+import {ask} from './dialog.js';
 import {get, deleteManifest} from './api.js';
 import {pref, setPref} from './prefs.js';
 import {shortDigest} from './format.js';
@@ -130,47 +131,25 @@ function digestBlock(digest, chosen, all) {
 
 // Asks which deletion to do.  items: [{tag (or null), digest}].  Resolves
 // to 'tags', 'images' or null (cancelled).
-async function askDelete(repo, items, shared) {
+function askDelete(repo, items, shared) {
 	const digests = [...new Set(items.map((i) => i.digest))];
 	const tagged = items.filter((i) => i.tag);
-	const dialog = h('dialog', {class: 'confirm',
-		'aria-labelledby': 'confirm-title'});
+	const choices = [{label: digests.length > 1 ? 'Delete ' +
+		digests.length + ' images' : 'Delete image', value: 'images',
+		class: 'danger solid'}];
 
-	return new Promise((resolve) => {
-		const done = (v) => {
-			dialog.close();
-			dialog.remove();
-			resolve(v);
-		};
-		fill(dialog,
-			h('h2', {id: 'confirm-title'}, 'Delete from ' + repo + '?'),
-			h('ul', {class: 'plain'}, digests.map((d) => digestBlock(d,
-				items.filter((i) => i.digest === d && i.tag)
-					.map((i) => i.tag), shared[d] || []))),
-			h('p', {class: 'subtle'}, 'Deleting a tag leaves the image ' +
-				'for its other tags.  Deleting an image removes ' +
-				'its manifest and every tag listed.  Disk space ' +
-				'is freed by garbage collection.'),
-			h('div', {class: 'actions'},
-				h('button', {type: 'button', autofocus: true,
-					onclick: () => done(null)}, 'Cancel'),
-				tagged.length ? h('button', {type: 'button',
-					class: 'danger', onclick: () =>
-						done('tags')}, tagged.length > 1 ?
-					'Delete ' + tagged.length + ' tags' :
-					'Delete tag') : null,
-				h('button', {type: 'button', class: 'danger solid',
-					onclick: () => done('images')},
-					digests.length > 1 ? 'Delete ' +
-					digests.length + ' images' :
-					'Delete image')));
-		dialog.addEventListener('cancel', (e) => {
-			e.preventDefault();
-			done(null);
-		});
-		document.body.appendChild(dialog);
-		dialog.showModal();
-	});
+	if (tagged.length)
+		choices.unshift({label: tagged.length > 1 ? 'Delete ' +
+			tagged.length + ' tags' : 'Delete tag', value: 'tags',
+			class: 'danger'});
+	return ask('Delete from ' + repo + '?', [
+		h('ul', {class: 'plain'}, digests.map((d) => digestBlock(d,
+			items.filter((i) => i.digest === d && i.tag)
+				.map((i) => i.tag), shared[d] || []))),
+		h('p', {class: 'subtle'}, 'Deleting a tag leaves the image ' +
+			'for its other tags.  Deleting an image removes ' +
+			'its manifest and every tag listed.  Disk space ' +
+			'is freed by garbage collection.')], choices);
 }
 
 // Confirms and deletes; resolves to true when something was deleted.

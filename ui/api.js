@@ -1,7 +1,8 @@
 // api.js - talking to berth: the UI's JSON API under /ui/api/ and, for
 // deletes, the registry API under /v2/ with the session cookie and the
 // CSRF token.  Every failure becomes an ApiError whose status says what
-// happened: 0 when berth could not be reached at all.
+// happened: 0 when berth could not be reached at all.  Administrators
+// also reach the storage endpoints under /admin/.
 
 export const base = document.querySelector('meta[name="berth-base"]')
 	?.getAttribute('content') || '/';
@@ -82,4 +83,16 @@ export async function deleteManifest(repo, reference) {
 		headers['X-CSRF-Token'] = session.csrf;
 	await send(base + 'v2/' + repo + '/manifests/' +
 		encodeURIComponent(reference), {method: 'DELETE', headers});
+}
+
+// /admin/<what> (gc, scrub, usage), for administrators: GET answers the
+// state, POST starts a run.  A session sends its CSRF token, as deletes
+// do; berth refuses everyone but administrators.
+export async function admin(method, what) {
+	const headers = {Accept: 'application/json'};
+
+	if (session.csrf)
+		headers['X-CSRF-Token'] = session.csrf;
+	const res = await send(base + 'admin/' + what, {method, headers});
+	return res.json();
 }

@@ -9,20 +9,34 @@
 // it over HTTP from here: small gzipped layers, a two-platform index with
 // an SBOM referrer, tags sharing digests, 30 tags with shuffled dates.
 // "open" has no logins, deleting off, REGISTRY_TITLE set and http.prefix
-// /reg.  Prints "PASS browser:<name>" or "FAIL browser:<name>" per test
+// /reg.  "storage" has logins (admin; deleter, who may delete anywhere
+// but is no administrator), collections without a grace period and
+// with the untagged policy, and two repositories sharing a layer.  Prints "PASS browser:<name>" or "FAIL browser:<name>" per test
 // and saves screenshots in tests/artifacts/screenshots/; KEEP=1 keeps
 // the scratch directory with berth's logs.
 
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as H from './lib/harness.mjs';
 import * as O from './lib/oci.mjs';
 
+// Sizes as the page writes them: ui/format.js itself, copied to a .mjs
+// name so that Node loads the browser module as one.
+const formatCopy = path.join(H.work, 'format.mjs');
+fs.copyFileSync(path.join(H.TOP, 'ui', 'format.js'), formatCopy);
+const { size } = await import(pathToFileURL(formatCopy));
+
 const LIMIT_MS = 60_000;
-const USERS = { admin: 'admin-secret', viewer: 'viewer-secret' };
+const USERS = { admin: 'admin-secret', viewer: 'viewer-secret',
+	deleter: 'deleter-secret' };
 const basic = (u) => 'Basic ' + Buffer.from(`${u}:${USERS[u]}`)
 	.toString('base64');
 
-let secured, open, ctx, page, admin;
+let secured, open, storage, ctx, page, admin;
 const digests = {};
+const pushed = {};
 
 function image(arch, day, extra) {
 	return O.image({
@@ -68,6 +82,26 @@ async function seed(c) {
 	await c.pushImage('secret/vault', image('amd64', 2), ['1.0']);
 }
 
+// usage/one and usage/two share their first layer; each has a layer of
+// its own, usage/two's big enough to tell apart.  pushed[repo] is what
+// the repository holds, by kind of bytes.
+async function seedStorage(c) {
+	const base = { 'shared.txt': randomBytes(6000).toString('base64') };
+	const one = image('amd64', 11, { files: [base,
+		{ 'one.txt': randomBytes(3000).toString('base64') }] });
+	const two = image('amd64', 12, { files: [base,
+		{ 'two.txt': randomBytes(30000).toString('base64') }] });
+
+	H.equal(one.layers[0], two.layers[0], 'the first layers are the same');
+	for (const [repo, img] of [['usage/one', one], ['usage/two', two]]) {
+		await c.pushImage(repo, img, ['v1']);
+		const shared = img.layers[0].length;
+		const bytes = img.manifest.length + img.config.length +
+			img.layers.reduce((n, l) => n + l.length, 0);
+		pushed[repo] = { bytes, shared, exclusive: bytes - shared };
+	}
+}
+
 async function setup() {
 	const file = H.htpasswd(USERS);
 	secured = await H.startBerth('secured', [
@@ -81,6 +115,17 @@ async function setup() {
 	], { REGISTRY_STORAGE_DELETE_ENABLED: 'true' });
 	admin = new O.Client(secured.url, basic('admin'));
 	await seed(admin);
+
+	storage = await H.startBerth('storage', [
+		'auth:', '  htpasswd:', '    realm: berth ui test',
+		`    path: ${file}`,
+		'access:', '  admins: [admin]',
+		'  rules:', '    - repositories: ["**"]',
+		'      users: [deleter]', '      actions: [pull, push, delete]',
+	], { REGISTRY_STORAGE_DELETE_ENABLED: 'true',
+		REGISTRY_STORAGE_MAINTENANCE_GC_GRACEPERIOD: '0s',
+		REGISTRY_STORAGE_MAINTENANCE_GC_DELETEUNTAGGED: 'true' });
+	await seedStorage(new O.Client(storage.url, basic('admin')));
 
 	open = await H.startBerth('open', ['  prefix: /reg'],
 		{ REGISTRY_TITLE: 'Team Registry' });
@@ -104,9 +149,9 @@ async function texts(selector) {
 	return page.locator(selector).allInnerTexts();
 }
 
-async function login(user, password) {
+async function login(user, password, server) {
 	await ctx.clearCookies();
-	await page.goto(secured.url + '/login');
+	await page.goto((server || secured).url + '/login');
 	await page.fill('#login-user', user);
 	await page.fill('#login-password', password || USERS[user]);
 	await page.click('form.card button[type=submit]');
@@ -358,8 +403,11 @@ async function darkTheme() {
 }
 
 // WCAG's contrast ratio of each kind of text against what is behind it.
-async function contrasts() {
-	return page.evaluate(() => {
+const TEXTS = ['h1', 'td', 'th', '.subtle', 'main a', '.chip',
+	'button.danger', 'code', '.crumbs a', '.top a', 'input'];
+
+async function contrasts(selectors) {
+	return page.evaluate((list) => {
 		const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
 		const lum = ([r, g, b]) => {
 			const f = (v) => {
@@ -378,9 +426,7 @@ async function contrasts() {
 			return [255, 255, 255];
 		};
 		const out = {};
-		for (const sel of ['h1', 'td', 'th', '.subtle', 'main a',
-			'.chip', 'button.danger', 'code', '.crumbs a', '.top a',
-			'input']) {
+		for (const sel of list) {
 			const el = document.querySelector(sel);
 			if (!el)
 				continue;
@@ -390,7 +436,7 @@ async function contrasts() {
 				(Math.min(a, b) + 0.05);
 		}
 		return out;
-	});
+	}, selectors || TEXTS);
 }
 
 async function readableContrast() {
@@ -426,6 +472,10 @@ async function openRegistry() {
 		'addresses stay under http.prefix: ' + page.url());
 	H.equal(await page.locator('table.tags input[type=checkbox]').count(),
 		0, 'no delete when storage.delete is off');
+	await page.goto(open.url + '/reg/');
+	await page.locator('#gc-reclaimable').waitFor();
+	H.check(await page.locator('#store-total').count() === 1,
+		'without logins a local browser is an administrator');
 }
 
 async function unreachable() {
@@ -434,6 +484,158 @@ async function unreachable() {
 	await H.stopBerth(open);
 	await page.click('main table a');
 	await waitText('main h2', 'Cannot reach the registry');
+}
+
+// ---- storage: usage in the catalog, the administrators' panel ----
+
+async function adminApi(method, what) {
+	const r = await fetch(storage.url + '/admin/' + what,
+		{ method, headers: { Authorization: basic('admin') } });
+	H.equal(r.status, 200, `${method} /admin/${what}`);
+	return r.json();
+}
+
+// The bytes a catalog cell shows: [exact, as written].
+async function cell(repo, label) {
+	const td = page.locator(`tr[data-repo="${repo}"] ` +
+		`td[data-label="${label}"]`);
+	return [Number(await td.getAttribute('data-bytes')),
+		await td.innerText()];
+}
+
+async function catalogUsage() {
+	const usage = await adminApi('GET', 'usage');
+	await login('admin', null, storage);
+	await waitText('#account', 'admin');
+	await page.goto(storage.url + '/');
+	await page.locator('#store-total').waitFor();
+	for (const repo of ['usage/one', 'usage/two']) {
+		const want = pushed[repo];
+		const got = usage.repositories.find((r) => r.name === repo);
+		H.equal([got.bytes, got.shared_bytes, got.exclusive_bytes],
+			[want.bytes, want.shared, want.exclusive],
+			repo + ': /admin/usage counts what was pushed');
+		H.equal(await cell(repo, 'Stored'), [want.bytes,
+			size(want.bytes)], repo + ': stored');
+		H.equal(await cell(repo, 'Only here'), [want.exclusive,
+			size(want.exclusive)], repo + ': only here');
+	}
+	const total = page.locator('#store-total');
+	H.equal([Number(await total.getAttribute('data-bytes')),
+		await total.innerText()], [usage.total.bytes,
+		size(usage.total.bytes)], 'the store\'s total');
+	await H.screenshot(page, 'ui-storage');
+}
+
+// Deletes usage/two's only tag in the UI, waits until berth counts its
+// bytes as garbage, then collects from the panel.
+async function collectFromPanel() {
+	const freed = pushed['usage/two'].exclusive;
+
+	await page.goto(storage.url + '/r/usage/two');
+	await waitText('#tag-count', '1 tag');
+	await page.locator('tr[data-tag="v1"] button',
+		{ hasText: 'Delete' }).click();
+	await page.locator('dialog.confirm button',
+		{ hasText: 'Delete tag' }).click();
+	await waitText('#status', 'Deleted 1 tag');
+	for (let i = 0; (await adminApi('GET', 'gc')).reclaimable_bytes !==
+		freed; i++) {
+		H.check(i < 100, 'berth never counted the deleted image as ' +
+			'garbage');
+		await H.sleep(200);
+	}
+	// A collection spares what requests touched in the second before.
+	await H.sleep(1100);
+
+	await page.goto(storage.url + '/');
+	const reclaimable = page.locator('#gc-reclaimable');
+	await reclaimable.waitFor();
+	H.equal([Number(await reclaimable.getAttribute('data-bytes')),
+		await reclaimable.innerText()], [freed, size(freed)],
+		'the panel says what a collection would free');
+	await page.click('#gc-start');
+	const dialog = page.locator('dialog.confirm');
+	await waitText('dialog.confirm', 'Collect garbage now?');
+	H.check((await dialog.innerText()).includes(size(freed)),
+		'the confirmation says how much goes');
+	await dialog.locator('button', { hasText: 'Cancel' }).click();
+	await dialog.waitFor({ state: 'detached' });
+	H.equal((await adminApi('GET', 'gc')).last_run, null,
+		'cancel starts nothing');
+
+	await page.click('#gc-start');
+	await dialog.locator('button', { hasText: 'Collect garbage' })
+		.click();
+	await waitText('#status', 'Collection done: freed ' + size(freed));
+	const shown = page.locator('#gc-freed');
+	await shown.waitFor();
+	H.equal([Number(await shown.getAttribute('data-bytes')),
+		await shown.innerText()], [freed, size(freed)],
+		'the last run shows what it freed');
+	const state = await adminApi('GET', 'gc');
+	H.equal([state.last_run.status, state.last_run.freed_bytes,
+		state.reclaimable_bytes], ['done', freed, 0],
+		'the collection freed exactly that');
+	await waitText('#repo-count', '1 repository');
+	const one = pushed['usage/one'].bytes;
+	H.equal([await cell('usage/one', 'Stored'),
+		await cell('usage/one', 'Only here')],
+	[[one, size(one)], [one, size(one)]],
+	'the shared layer is usage/one\'s alone now');
+	await H.screenshot(page, 'ui-storage-collected');
+}
+
+async function panelFitsAndReads() {
+	await page.setViewportSize({ width: 390, height: 844 });
+	try {
+		await page.goto(storage.url + '/');
+		await page.locator('#gc-start').waitFor();
+		const over = await page.evaluate(() =>
+			document.documentElement.scrollWidth - window.innerWidth);
+		H.check(over <= 0, `the panel fits a phone (${over}px over)`);
+	} finally {
+		await page.setViewportSize({ width: 1280, height: 860 });
+	}
+	for (const theme of ['light', 'dark']) {
+		await page.evaluate((t) => localStorage.setItem('berth.theme', t),
+			theme);
+		await page.goto(storage.url + '/');
+		await page.locator('#gc-start').waitFor();
+		const ratios = await contrasts(['#storage h2', '#storage dt',
+			'#storage dd', '#gc-start', '#gc-reclaimable',
+			'td[data-label="Only here"]', '#store-total']);
+		H.equal(Object.keys(ratios).length, 7, 'panel elements found');
+		for (const [sel, ratio] of Object.entries(ratios))
+			H.check(ratio >= 4.5, `${theme}: ${sel} has contrast ` +
+				ratio.toFixed(2) + ', below 4.5');
+	}
+	await page.evaluate(() => localStorage.removeItem('berth.theme'));
+}
+
+async function panelOnlyForAdmins() {
+	await login('deleter', null, storage);
+	await waitText('#account', 'deleter');
+	await page.goto(storage.url + '/');
+	await waitText('#repo-count', '1 repository');
+	await page.locator('td[data-label="Stored"][data-bytes]').waitFor();
+	H.equal(await page.locator('#storage, #gc-start, #store-total')
+		.count(), 0, 'no panel and no store total for a non-admin');
+
+	const r = await fetch(storage.url + '/ui/api/login', {
+		method: 'POST', headers: { 'Content-Type': 'application/json' },
+		body: JSON.stringify({ user: 'deleter',
+			password: USERS.deleter }) });
+	const cookie = r.headers.get('set-cookie').split(';')[0];
+	const { csrf } = await r.json();
+	const info = await (await fetch(storage.url + '/ui/api/info',
+		{ headers: { Cookie: cookie } })).json();
+	H.equal([info.user, info.admin], ['deleter', false], 'info');
+	const post = await fetch(storage.url + '/admin/gc', { method: 'POST',
+		headers: { Cookie: cookie, 'X-CSRF-Token': csrf } });
+	H.equal([post.status, (await post.json()).errors[0].code],
+		[403, 'DENIED'], 'the endpoint refuses a non-admin');
+	await ctx.clearCookies();
 }
 
 // ---- the JSON API ----
@@ -582,6 +784,10 @@ async function main() {
 			['readable_contrast', readableContrast],
 			['open_registry_title_prefix', openRegistry],
 			['unreachable_server', unreachable],
+			['storage_catalog_usage', catalogUsage],
+			['storage_collect_from_panel', collectFromPanel],
+			['storage_panel_phone_contrast', panelFitsAndReads],
+			['storage_panel_only_for_admins', panelOnlyForAdmins],
 			['api_login', apiLoginChecks],
 			['api_csrf_on_v2', apiCsrf],
 			['api_catalog_access', apiCatalogAccess],
