@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# run.sh - berth on S3: the backend's contract, real clients, two berths
-# on one bucket, a gateway restart mid-push and registry:2 on the same
-# bucket, all against a Ceph radosgw started on loopback (ceph.sh).
+# run.sh - berth on S3: the backend's contract, real clients (skopeo,
+# podman), two berths on one bucket, a gateway restart mid-push,
+# registry:2 on the same bucket and the whole black-box suite, all
+# against a Ceph radosgw started on loopback (ceph.sh).
 #
-# Prints "PASS s3:<name>" or "FAIL s3:<name>" per check.  When Ceph
+# Prints "PASS s3:<name>" or "FAIL s3:<name>" per check, and the
+# black-box suite's own lines as "PASS s3:blackbox:<name>".  When Ceph
 # cannot start, every check is reported as failed, never skipped.
+# tests/s3/README says how the black-box tests read the bucket.
 #
 # Environment: BERTH (default ./berth), S3_LOGS (tests/artifacts/s3).
 set -u
@@ -20,7 +23,8 @@ PIDS=()
 FAILED=0
 
 CHECKS=(store skopeo-roundtrip two-instances-chunked
-	store-restart-mid-push registry2-reads-berth berth-reads-registry2)
+	store-restart-mid-push registry2-reads-berth berth-reads-registry2
+	podman-roundtrip blackbox)
 
 export REGISTRY_AUTH_FILE=$WORK/auth.json
 echo '{}' >"$REGISTRY_AUTH_FILE"
@@ -178,6 +182,57 @@ t_reads_r2() {
 		grep -q '"1"'
 }
 
+# podman keeps all its state in WORK (vfs storage, no service).
+pm() {
+	podman --root "$WORK/podman-root" --runroot "$WORK/podman-run" \
+		--tmpdir "$WORK/podman-tmp" --storage-driver vfs \
+		--cgroup-manager cgroupfs --events-backend file "$@"
+}
+
+# An image imported from a root filesystem tar goes to berth on the
+# bucket, is removed locally and pulled back: same image ID, same layer
+# diff ID, same manifest digest.
+t_podman() {
+	local p img=localhost/berth-s3/pod:1 remote id diffid want
+
+	[ "$(id -u)" -eq 0 ] || { echo "podman needs root here"; return 1; }
+	serve berth podman p
+	remote=127.0.0.1:$p/s3/pod:1
+	diffid=$($MKOCI rootfs "$WORK/rootfs.tar" s3pod |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["diff_id"])')
+	pm import "$WORK/rootfs.tar" "$img"
+	id=$(pm image inspect --format '{{.Id}}' "$img")
+	pm push --tls-verify=false --digestfile "$WORK/pod.digest" \
+		"$img" "docker://$remote"
+	pm rmi -a -f
+	if pm image exists "$img"; then
+		echo "the image is still there after rmi"
+		return 1
+	fi
+	pm pull --tls-verify=false "docker://$remote"
+	want="$id $diffid $(cat "$WORK/pod.digest")"
+	diff <(echo "$want") <(pm image inspect --format \
+		'{{.Id}} {{index .RootFS.Layers 0}} {{.Digest}}' "$remote")
+}
+
+# run_blackbox - the black-box suite with every berth on a fresh prefix
+# of the bucket; it prints its own PASS and FAIL lines.
+run_blackbox() {
+	local rc
+
+	BERTH_S3_ENDPOINT=$S3_ENDPOINT BERTH_S3_ACCESS=$S3_ACCESS \
+		BERTH_S3_SECRET=$S3_SECRET BERTH_S3_BUCKET=$S3_BUCKET \
+		BERTH_S3_REGION=$S3_REGION BERTH=$BERTH \
+		python3 "$REPO_DIR/tests/blackbox/run.py" </dev/null 2>&1 |
+		tee "$WORK/blackbox.out"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -ne 0 ]; then
+		FAILED=$((FAILED + 1))
+		grep -q '^FAIL ' "$WORK/blackbox.out" ||
+			echo "FAIL s3:blackbox (exited with status $rc)"
+	fi
+}
+
 if ! "$S3_DIR/ceph.sh" start "$CEPH" >"$WORK/ceph.out" 2>&1; then
 	tail -n 20 "$WORK/ceph.out" | sed 's/^/    /'
 	for c in "${CHECKS[@]}"; do
@@ -199,4 +254,6 @@ check two-instances-chunked t_two
 check store-restart-mid-push t_restart
 check registry2-reads-berth t_r2_reads
 check berth-reads-registry2 t_reads_r2
+check podman-roundtrip t_podman
+run_blackbox
 [ "$FAILED" -eq 0 ]
