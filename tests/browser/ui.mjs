@@ -594,6 +594,7 @@ async function panelFitsAndReads() {
 		const over = await page.evaluate(() =>
 			document.documentElement.scrollWidth - window.innerWidth);
 		H.check(over <= 0, `the panel fits a phone (${over}px over)`);
+		await H.screenshot(page, 'ui-storage-phone');
 	} finally {
 		await page.setViewportSize({ width: 1280, height: 860 });
 	}
@@ -606,6 +607,8 @@ async function panelFitsAndReads() {
 			'#storage dd', '#gc-start', '#gc-reclaimable',
 			'td[data-label="Only here"]', '#store-total']);
 		H.equal(Object.keys(ratios).length, 7, 'panel elements found');
+		if (theme === 'dark')
+			await H.screenshot(page, 'ui-storage-dark');
 		for (const [sel, ratio] of Object.entries(ratios))
 			H.check(ratio >= 4.5, `${theme}: ${sel} has contrast ` +
 				ratio.toFixed(2) + ', below 4.5');
