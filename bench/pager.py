@@ -15,6 +15,10 @@ Each mode repeats its work until at least --min-time seconds have passed
     seconds=<median of the repetitions> reps=<n> requests=<per rep>
     entries=<names per rep>
 
+--paths FILE writes the path of every request of the last repetition to
+FILE, one a line, so that another client (wrk with bench/paths.lua) can
+send the very same requests.
+
 Only the requests are timed: the interpreter's start and the connection
 setup are not, and reading and parsing the answer is part of every
 client's cost, so it is in the time.  Exit status 1 on a wrong answer.
@@ -47,11 +51,12 @@ def fetch(conn, path, key):
     return names, (m.group(1) if m else None)
 
 
-def walk(conn, path, key, expect):
+def walk(conn, path, key, expect, visited):
     """Follows the pages; returns (requests, entries) once checked."""
     seen, requests, total = set(), 0, 0
     expect = int(expect)
     while path:
+        visited.append(path)
         names, path = fetch(conn, path, key)
         requests += 1
         total += len(names)
@@ -64,7 +69,8 @@ def walk(conn, path, key, expect):
     return requests, total
 
 
-def get(conn, path, key, name):
+def get(conn, path, key, name, visited):
+    visited.append(path)
     names, _ = fetch(conn, path, key)
     if name not in names:
         sys.exit("pager: GET %s: %s missing from the answer" % (path, name))
@@ -80,6 +86,7 @@ def main():
     ap.add_argument("arg")
     ap.add_argument("--min-time", type=float, default=1.0)
     ap.add_argument("--max-reps", type=int, default=50)
+    ap.add_argument("--paths")
     a = ap.parse_args()
 
     host, port = a.addr.rsplit(":", 1)
@@ -89,13 +96,17 @@ def main():
 
     times, start = [], time.monotonic()
     while True:
+        visited = []
         t0 = time.perf_counter()
-        requests, entries = work(conn, a.path, a.key, a.arg)
+        requests, entries = work(conn, a.path, a.key, a.arg, visited)
         times.append(time.perf_counter() - t0)
         spent = time.monotonic() - start
         if spent >= a.min_time or len(times) >= a.max_reps:
             break
     conn.close()
+    if a.paths:
+        with open(a.paths, "w") as f:
+            f.write("".join(p + "\n" for p in visited))
     print("seconds=%.6f reps=%d requests=%d entries=%d" %
           (statistics.median(times), len(times), requests, entries))
 

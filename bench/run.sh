@@ -27,7 +27,12 @@
 #      one more pull from each server is checked against the digest;
 #   4. catalog and tags list on a store written straight to disk in
 #      registry:2's layout (mkstore.py): every page with n=100 following
-#      Link, the page after 90%, and the whole tag list in one answer;
+#      Link, the page after 90%, and the whole tag list in one answer.
+#      pager.py follows and checks every answer; the tag-list requests it
+#      sent are then timed again by wrk over one keep-alive connection
+#      (bench/paths.lua), since Python's own cost per answer is close to
+#      berth's.  registry:2 ignores n and last on the tags list, so its
+#      walk is one answer, the same as the whole list;
 #   5. resident memory (VmRSS, and of it RssAnon, the memory that is the
 #      process's own rather than shared library pages) idle after start
 #      and after the pushes.
@@ -41,7 +46,8 @@
 #
 # Settings (environment): BENCH_BLOB_MB (1024), BENCH_WRK_SECONDS (10),
 # BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (32), BENCH_REPOS (10000),
-# BENCH_TAGS (10000), BENCH_OUT (also write the table to this file),
+# BENCH_TAGS (10000), BENCH_LIST_SECONDS (3, each wrk run on the tags
+# list), BENCH_OUT (also write the table to this file),
 # BENCH_STRICT=1 (exit 2 when a target is missed), BERTH, DOCKER_REGISTRY,
 # NGINX (the binaries).  Needs wrk, curl, nginx, openssl, python3
 # (scripts/deps.sh test installs them) and about 6 GB free in /dev/shm.
@@ -58,6 +64,7 @@ WRK_THREADS=${BENCH_WRK_THREADS:-2}
 WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
 REPOS=${BENCH_REPOS:-10000}
 TAGS=${BENCH_TAGS:-10000}
+LIST_SECONDS=${BENCH_LIST_SECONDS:-3}
 PUSHES=2
 PULLS=5
 PULLERS="berth registry nginx nginx_copy"
@@ -472,15 +479,35 @@ blob_group() {
 }
 
 # Runs pager.py; records its seconds (and, for KEY_requests/_entries,
-# how many requests and names one repetition took).
+# how many requests and names one repetition took).  The paths it
+# requested go to $WORK/KIND.KEY.paths for wrk_paths.
 pager() {
 	local kind=$1 key=$2 out
 	shift 2
-	out=$(python3 "$BENCH_DIR/pager.py" "$@") ||
+	out=$(python3 "$BENCH_DIR/pager.py" "$@" \
+		--paths "$WORK/$kind.$key.paths") ||
 		die "$kind: listing check failed: $*"
 	put "$kind.${key}_s" "$(field seconds "$out")"
 	put "$kind.${key}_requests" "$(field requests "$out")"
 	put "$kind.${key}_entries" "$(field entries "$out")"
+}
+
+# Sends the requests pager.py made for KEY again and again with wrk, one
+# connection, for LIST_SECONDS, and records the seconds one pass over them
+# takes (the mean: requests in the pass divided by requests per second)
+# as KIND.NEW_KEY_s: wrk_paths KIND KEY NEW_KEY.
+wrk_paths() {
+	local kind=$1 paths="$WORK/$1.$2.paths" out rps n
+	out=$(wrk -t1 -c1 -d"${LIST_SECONDS}s" -s "$BENCH_DIR/paths.lua" \
+		"http://$SRV_ADDR" -- "$paths")
+	if grep -q -e 'Non-2xx' -e 'Socket errors' <<<"$out"; then
+		echo "$out" >&2
+		die "wrk saw errors from $kind on $paths"
+	fi
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+	[ -n "$rps" ] || die "no Requests/sec in wrk's output"
+	n=$(grep -c . "$paths")
+	put "$kind.${3}_s" "$(calc %.9f 'b / a' "$rps" "$n")"
 }
 
 # Workload 4 against one fresh server on the listing store.
@@ -497,10 +524,13 @@ list_group() {
 		repositories "$REPOS"
 	pager "$kind" catalog_page get "$SRV_ADDR" \
 		"/v2/_catalog?n=100&last=$LAST_REPO" repositories "$repo_next"
-	pager "$kind" tags_walk walk "$SRV_ADDR" "$tr?n=100" tags "$TAGS"
-	pager "$kind" tags_page get "$SRV_ADDR" "$tr?n=100&last=$tag_last" \
-		tags "$tag_next"
-	pager "$kind" tags_all get "$SRV_ADDR" "$tr" tags "$tag_last"
+	pager "$kind" tags_walk_py walk "$SRV_ADDR" "$tr?n=100" tags "$TAGS"
+	pager "$kind" tags_page_py get "$SRV_ADDR" \
+		"$tr?n=100&last=$tag_last" tags "$tag_next"
+	pager "$kind" tags_all_py get "$SRV_ADDR" "$tr" tags "$tag_last"
+	wrk_paths "$kind" tags_walk_py tags_walk
+	wrk_paths "$kind" tags_page_py tags_page
+	wrk_paths "$kind" tags_all_py tags_all
 	server_alive "$kind"
 	server_stop "$kind"
 }

@@ -47,6 +47,14 @@ static void digest_md_fetch(void)
 		digest_fatal("EVP_MD_fetch");
 }
 
+/*
+ * NEEDSWORK: the first digest, HMAC or random number makes OpenSSL start
+ * its default provider, which touches about 2 MiB of libcrypto's pages
+ * (most of berth's resident memory at rest); the random bytes berth
+ * draws when it starts do that before any request.  Low-level SHA-256
+ * and getrandom() would avoid it for filesystem registries without
+ * logins, at the cost of a second way to hash.
+ */
 void digest_init(void)
 {
 	uint64_t opts = OPENSSL_INIT_NO_LOAD_CONFIG;
