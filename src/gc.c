@@ -1055,8 +1055,14 @@ void gc_collect(struct store *st, struct scan *s, const struct gc_options *opts,
 	struct gc_options o = *opts;
 	struct gc_run g;
 
+	/*
+	 * Ages count back from the scan's start, not from now: a push the
+	 * scan did not see may reference any blob stored up to the grace
+	 * period before it began.  Another instance's pushes hold nothing
+	 * here, so only the store's own times protect them.
+	 */
 	if (!o.now)
-		o.now = now_seconds();
+		o.now = s->started;
 	run_init(&g, st, s, &o, stats);
 	collect(&g);
 	run_free(&g);

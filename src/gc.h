@@ -109,7 +109,7 @@ struct gc_options {
 	bool dry_run;
 	bool delete_untagged;
 	int64_t grace;			   /* seconds */
-	int64_t now;			   /* 0: the clock */
+	int64_t now;			   /* 0: when the scan began */
 	const struct retention *retention; /* NULL: no rules */
 	struct gc_guard *guard;		   /* NULL offline */
 	/* Held for the run; deletions stop once it is lost.  May be NULL. */

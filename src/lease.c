@@ -265,7 +265,8 @@ static int lease_next(struct lease *l, uint64_t *next,
 		if (err)
 			return err;
 	}
-	if (!released && other->expires > now_seconds())
+	/* Times are whole seconds: the second of expiry still counts. */
+	if (!released && other->expires >= now_seconds())
 		return -EBUSY;
 	if (!released)
 		log_warn("lease expired, taking it over lease=%s host=%s "
@@ -295,6 +296,21 @@ static int lease_create(struct lease *l, uint64_t gen,
 	return err;
 }
 
+/*
+ * Another created generation gen first: it holds the lease, unless it
+ * released it already (then try again) or gen was pruned meanwhile.
+ */
+static int lease_winner(struct lease *l, uint64_t gen,
+			struct lease_holder *other)
+{
+	bool released;
+	int err = lease_read(l, gen, other, &released);
+
+	if (err == -ENOENT || (!err && released))
+		return -EAGAIN;
+	return err ? err : -EBUSY;
+}
+
 /* One attempt: list, read, create, check.  As lease_take. */
 static int lease_try(struct lease *l, struct lease_holder *other)
 {
@@ -308,7 +324,7 @@ static int lease_try(struct lease *l, struct lease_holder *other)
 	l->me.generation = gen;
 	err = lease_create(l, gen, other);
 	if (err == -EEXIST)
-		return -EAGAIN;
+		return lease_winner(l, gen, other);
 	if (err)
 		return err;
 

@@ -24,7 +24,8 @@ FAILED=0
 
 CHECKS=(store skopeo-roundtrip two-instances-chunked
 	store-restart-mid-push registry2-reads-berth berth-reads-registry2
-	podman-roundtrip blackbox)
+	podman-roundtrip gc-while-pushing gc-lease-race gc-lease-takeover
+	blackbox)
 
 export REGISTRY_AUTH_FILE=$WORK/auth.json
 echo '{}' >"$REGISTRY_AUTH_FILE"
@@ -75,10 +76,12 @@ s3_env() {
 		REGISTRY_STORAGE_DELETE_ENABLED=true
 }
 
-# serve KIND ROOT VAR - starts berth or docker-registry on ROOT of the
-# bucket and stores its port in VAR.
+# serve KIND ROOT VAR [NAME=VALUE...] - starts berth or docker-registry
+# on ROOT of the bucket, with any settings given, and stores its port in
+# VAR.
 serve() {
-	local kind=$1 root=$2 port log pid cmd
+	local kind=$1 root=$2 var=$3 port log pid cmd
+	shift 3
 	port=$(free_port)
 	log=$S3_LOGS/$kind-$port.log
 	if [ "$kind" = berth ]; then
@@ -90,7 +93,7 @@ serve() {
 	fi
 	# shellcheck disable=SC2046 # s3_env gives separate words
 	env -i PATH="$PATH" HOME="$WORK" $(s3_env "$root") \
-		REGISTRY_HTTP_ADDR="127.0.0.1:$port" \
+		REGISTRY_HTTP_ADDR="127.0.0.1:$port" "$@" \
 		"${cmd[@]}" >"$log" 2>&1 </dev/null &
 	pid=$!
 	PIDS+=("$pid")
@@ -100,7 +103,7 @@ serve() {
 	done
 	curl -fs -o /dev/null "http://127.0.0.1:$port/v2/" ||
 		{ tail "$log"; return 1; }
-	printf -v "$3" '%s' "$port"
+	printf -v "$var" '%s' "$port"
 }
 
 sk() {
@@ -233,6 +236,70 @@ run_blackbox() {
 	fi
 }
 
+# Collections across two berths on one bucket: a lease of LEASE seconds
+# and a grace period of GRACE, both short for the test.
+LEASE=10
+GRACE=8
+GC_SET=("REGISTRY_STORAGE_MAINTENANCE_LEASE_DURATION=${LEASE}s"
+	"REGISTRY_STORAGE_MAINTENANCE_GC_GRACEPERIOD=${GRACE}s"
+	REGISTRY_STORAGE_REDIRECT_DISABLE=true)
+
+# Collections back to back on one berth while the other takes pushes,
+# some reusing layers, some deleted at once: the grace period, read from
+# the bucket's times, keeps what the other is pushing, every image pulls
+# intact through both, and the garbage goes.
+t_gc_loop() {
+	local a b
+	serve berth gclease a "${GC_SET[@]}"
+	serve berth gclease b "${GC_SET[@]}"
+	python3 "$S3_DIR/gclease.py" loop "$a" "$b" 30 "$GRACE"
+	kill "${PIDS[@]: -2}"
+}
+
+# POST /admin/gc to two berths at once: one collects, the other answers
+# 409 naming the first as the holder of the lease.
+t_gc_race() {
+	local a b pa pb winner holder
+	serve berth gclease a "${GC_SET[@]}"
+	pa=${PIDS[-1]}
+	serve berth gclease b "${GC_SET[@]}"
+	pb=${PIDS[-1]}
+	read -r winner holder < <(python3 "$S3_DIR/gclease.py" race "$a" "$b")
+	echo "winner: port $winner, holder named: pid $holder"
+	if [ "$winner" = "$a" ]; then [ "$holder" = "$pa" ]; else
+		[ "$winner" = "$b" ] && [ "$holder" = "$pb" ]; fi
+	kill "$pa" "$pb"
+}
+
+# A collector killed with -9 leaves its lease: the other berth and the
+# offline command are refused, naming it, until the lease expires; then
+# the other takes it over and collects.
+t_gc_takeover() {
+	local a b pa pb out rc
+	serve berth gclease a "${GC_SET[@]}"
+	pa=${PIDS[-1]}
+	serve berth gclease b "${GC_SET[@]}"
+	pb=${PIDS[-1]}
+	python3 "$S3_DIR/gclease.py" post "$a" "" "$pa" | head -n 1 | grep -qx 202
+	out=$(python3 "$S3_DIR/gclease.py" post "$b" wait=true)
+	echo "$out"
+	[ "$(head -n 1 <<<"$out")" = 409 ]
+	grep -q "\"pid\": $pa" <<<"$out"
+	# shellcheck disable=SC2046 # s3_env gives separate words
+	out=$(env -i PATH="$PATH" $(s3_env gclease) "$BERTH" \
+		garbage-collect 2>&1) && rc=0 || rc=$?
+	echo "$out"
+	[ "$rc" = 1 ] && grep -q "another collector is running" <<<"$out"
+
+	sleep $((LEASE + 1))
+	out=$(python3 "$S3_DIR/gclease.py" post "$b" wait=true)
+	[ "$(head -n 1 <<<"$out")" = 200 ]
+	grep -q '"status": "done"' <<<"$out"
+	grep -q "lease expired, taking it over.*pid=$pa" \
+		"$S3_LOGS"/berth-"$b".log
+	kill "$pb"
+}
+
 if ! "$S3_DIR/ceph.sh" start "$CEPH" >"$WORK/ceph.out" 2>&1; then
 	tail -n 20 "$WORK/ceph.out" | sed 's/^/    /'
 	for c in "${CHECKS[@]}"; do
@@ -255,5 +322,8 @@ check store-restart-mid-push t_restart
 check registry2-reads-berth t_r2_reads
 check berth-reads-registry2 t_reads_r2
 check podman-roundtrip t_podman
+check gc-while-pushing t_gc_loop
+check gc-lease-race t_gc_race
+check gc-lease-takeover t_gc_takeover
 run_blackbox
 [ "$FAILED" -eq 0 ]
