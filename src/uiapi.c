@@ -204,6 +204,12 @@ bool uiapi_may(const struct call *c, const char *repo,
  * Without logins the client is the peer, unless a trusted proxy names
  * another in X-Forwarded-For, which only /admin/ works out: the panel
  * is not offered then rather than offered and refused.
+ *
+ * NEEDSWORK: so on a registry without logins behind a trusted proxy, a
+ * local administrator does not get the panel although /admin/ answers
+ * them.  The UI keeps the proxy as its client (pull_host trusts its
+ * X-Forwarded-Host by that), and api.c resolves the real client only
+ * for /v2/ and /admin/.
  */
 bool uiapi_is_admin(const struct call *c)
 {
