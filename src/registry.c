@@ -603,27 +603,51 @@ static int delete_tag(struct registry *reg, const char *repo, const char *tag,
 }
 
 /* Removes every tag of repo whose current link names d. */
+struct tag_names {
+	char **v;
+	size_t n;
+};
+
+static int on_tag_name(void *arg, const char *name, bool is_dir)
+{
+	struct tag_names *t = arg;
+
+	if (!is_dir || !ref_valid_tag(name))
+		return 0;
+	t->v = xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
+	t->v[t->n++] = xstrdup(name);
+	return 0;
+}
+
+/*
+ * Deletes the tags of repo that point at d.  They are listed from the
+ * store, not the index: another berth on the same storage may have set
+ * one this index has not seen yet.
+ */
 static int untag_digest(struct registry *reg, const char *repo,
 			const struct digest *d, struct reg_error *e)
 {
-	struct index_page page;
+	struct tag_names tags = {0};
+	char *dir = layout_tags_dir(repo);
+	int err = reg->store->ops->list(reg->store, dir, on_tag_name, &tags);
+	int rc = 0;
 
-	if (index_list_tags(reg->index, repo, NULL, 0, &page) != 0)
-		return 0;
-	for (size_t i = 0; i < page.count; i++) {
-		char *key = layout_tag_current(repo, page.names[i]);
+	free(dir);
+	if (err && err != -ENOENT)
+		rc = reg_fail_store(e, err, "list tags");
+	for (size_t i = 0; !rc && i < tags.n; i++) {
+		char *key = layout_tag_current(repo, tags.v[i]);
 		struct digest cur;
-		int err = read_link(reg->store, key, &cur);
 
+		err = read_link(reg->store, key, &cur);
 		free(key);
-		if (err == 0 && digest_equal(&cur, d) &&
-		    delete_tag(reg, repo, page.names[i], e)) {
-			index_page_free(&page);
-			return -1;
-		}
+		if (err == 0 && digest_equal(&cur, d))
+			rc = delete_tag(reg, repo, tags.v[i], e);
 	}
-	index_page_free(&page);
-	return 0;
+	for (size_t i = 0; i < tags.n; i++)
+		free(tags.v[i]);
+	free(tags.v);
+	return rc;
 }
 
 static void unlink_referrer(struct registry *reg, const char *repo,

@@ -31,10 +31,14 @@ export REGISTRY_AUTH_FILE=$WORK/auth.json
 echo '{}' >"$REGISTRY_AUTH_FILE"
 mkdir -p "$S3_LOGS"
 
-cleanup() {
+stop_servers() {
 	for pid in "${PIDS[@]}"; do
 		kill -KILL "$pid" 2>/dev/null
 	done
+}
+
+cleanup() {
+	stop_servers
 	"$S3_DIR/ceph.sh" stop "$CEPH" >/dev/null 2>&1
 	cp "$CEPH"/log/*.log "$S3_LOGS/" 2>/dev/null
 	rm -rf "$WORK"
@@ -51,7 +55,9 @@ check() {
 	local name=$1 out=$WORK/check.out rc
 	shift
 	# Not in an if: that would switch errexit off inside the subshell.
-	(set -e; "$@") >"$out" 2>&1
+	# The servers a check starts are known to its subshell only, which
+	# stops them as it ends.
+	(set -e; trap stop_servers EXIT; "$@") >"$out" 2>&1
 	rc=$?
 	if [ "$rc" -eq 0 ]; then
 		echo "PASS s3:$name"
@@ -236,6 +242,134 @@ run_blackbox() {
 	fi
 }
 
+CHECKS+=(blob-redirect blob-redirect-disabled two-instances-see-tags)
+
+ACCEPT_MANIFESTS=(-H 'Accept: application/vnd.oci.image.manifest.v1+json'
+	-H 'Accept: application/vnd.docker.distribution.manifest.v2+json')
+
+# layer_of PORT REPO TAG - the digest of the image's first layer.
+layer_of() {
+	curl -fs "${ACCEPT_MANIFESTS[@]}" \
+		"http://127.0.0.1:$1/v2/$2/manifests/$3" | python3 -c \
+		'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])'
+}
+
+# digest_of PORT REPO TAG - where the tag points, as a HEAD tells.
+digest_of() {
+	curl -fsI "${ACCEPT_MANIFESTS[@]}" \
+		"http://127.0.0.1:$1/v2/$2/manifests/$3" |
+		tr -d '\r' | sed -n 's/^docker-content-digest: //Ip'
+}
+
+# same_bytes FILE DIGEST - FILE hashes to DIGEST.
+same_bytes() {
+	[ "sha256:$(sha256sum <"$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+# A blob GET goes to the store by a presigned URL: the exact bytes, a
+# range of them, a tampered signature refused by the store itself, HEAD
+# answered by berth, and skopeo following the redirects.
+t_redirect() {
+	local p d code url bad before
+	serve berth redir p
+	push app1 "$p" redir/app:1
+	d=$(layer_of "$p" redir/app 1)
+	read -r code url < <(curl -s -o /dev/null \
+		-w '%{http_code} %{redirect_url}\n' \
+		"http://127.0.0.1:$p/v2/redir/app/blobs/$d")
+	echo "GET blob: $code $url"
+	[ "$code" = 307 ]
+	case "$url" in "$S3_ENDPOINT"/*X-Amz-Expires=1200*X-Amz-Signature=*) ;;
+	*) return 1 ;; esac
+
+	curl -fs -o "$WORK/blob" "$url"
+	same_bytes "$WORK/blob" "$d"
+	curl -fs -H 'Range: bytes=3-10' -o "$WORK/range" "$url"
+	cmp "$WORK/range" <(tail -c +4 "$WORK/blob" | head -c 8)
+
+	if [ "${url: -1}" = 0 ]; then bad=${url%?}1; else bad=${url%?}0; fi
+	code=$(curl -s -o /dev/null -w '%{http_code}' "$bad")
+	echo "tampered signature: $code"
+	[ "$code" = 403 ]
+
+	code=$(curl -s -o /dev/null -I -w '%{http_code}' \
+		"http://127.0.0.1:$p/v2/redir/app/blobs/$d")
+	[ "$code" = 200 ]
+
+	# skopeo fetches the config and the layer by redirect.
+	redirects() {
+		grep -c 'method=GET path=/v2/redir/app/blobs/.* status=307' \
+			"$S3_LOGS/berth-$p.log"
+	}
+	before=$(redirects)
+	pull_verify "$p" redir/app:1
+	[ "$(redirects)" -ge $((before + 2)) ]
+}
+
+# storage.redirect.disable: berth serves the bytes itself.
+t_redirect_off() {
+	local p d code
+	serve berth redir-off p REGISTRY_STORAGE_REDIRECT_DISABLE=true
+	push app1 "$p" redir/off:1
+	d=$(layer_of "$p" redir/off 1)
+	code=$(curl -s -o "$WORK/blob" -w '%{http_code}' \
+		"http://127.0.0.1:$p/v2/redir/off/blobs/$d")
+	echo "GET blob: $code"
+	[ "$code" = 200 ]
+	same_bytes "$WORK/blob" "$d"
+	pull_verify "$p" redir/off:1
+}
+
+# The bound two berths on one bucket promise with an index refresh of
+# REFRESH seconds: the interval plus one walk of this small bucket.
+REFRESH=2
+BOUND=$((REFRESH + 2))
+
+# within PORT PATH PATTERN [absent] - polls berth's PATH until its answer
+# holds PATTERN (or no longer does), failing after BOUND seconds.
+within() {
+	local t0=$EPOCHREALTIME body took
+	while :; do
+		took=$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $t0 }")
+		if ! body=$(curl -fs "http://127.0.0.1:$1$2"); then
+			body="(no answer)"
+		elif [ -z "${4:-}" ]; then
+			grep -qF -- "$3" <<<"$body" && break
+		else
+			grep -qF -- "$3" <<<"$body" || break
+		fi
+		if awk "BEGIN { exit !($took > $BOUND) }"; then
+			echo "$2 after ${BOUND}s: $body"
+			return 1
+		fi
+		sleep 0.2
+	done
+	echo "$2 ${4:-has} $3 after ${took}s"
+}
+
+# A tag pushed, moved and deleted through one berth, as another sees it.
+t_refresh() {
+	local a b d1 d2 set=REGISTRY_STORAGE_MAINTENANCE_INDEX_REFRESH=${REFRESH}s
+	serve berth multi a "$set"
+	serve berth multi b "$set"
+
+	push app1 "$a" multi/app:1
+	within "$b" /v2/multi/app/tags/list '"1"'
+	within "$b" /v2/_catalog '"multi/app"'
+	d1=$(digest_of "$a" multi/app 1)
+	within "$b" "/ui/api/tags?repo=multi/app" "$d1"
+
+	push app2 "$a" multi/app:1
+	d2=$(digest_of "$a" multi/app 1)
+	[ -n "$d2" ] && [ "$d1" != "$d2" ]
+	[ "$(digest_of "$b" multi/app 1)" = "$d2" ]
+	within "$b" "/ui/api/tags?repo=multi/app" "$d2"
+
+	curl -fs -X DELETE "http://127.0.0.1:$a/v2/multi/app/manifests/1"
+	within "$b" /v2/multi/app/tags/list '"1"' absent
+	within "$b" "/ui/api/tags?repo=multi/app" "$d2" absent
+}
+
 # Collections across two berths on one bucket: a lease of LEASE seconds
 # and a grace period of GRACE, both short for the test.
 LEASE=10
@@ -321,6 +455,9 @@ check two-instances-chunked t_two
 check store-restart-mid-push t_restart
 check registry2-reads-berth t_r2_reads
 check berth-reads-registry2 t_reads_r2
+check blob-redirect t_redirect
+check blob-redirect-disabled t_redirect_off
+check two-instances-see-tags t_refresh
 check podman-roundtrip t_podman
 check gc-while-pushing t_gc_loop
 check gc-lease-race t_gc_race

@@ -309,6 +309,37 @@ out:
 	env_done(&e);
 }
 
+/*
+ * Deleting a manifest by digest through a registry whose index has not
+ * seen a tag another one set on it still removes that tag: a tag left
+ * behind would serve a deleted manifest.
+ */
+static void test_delete_untags_unseen(void)
+{
+	struct env e;
+	struct registry *b;
+	struct digest d;
+	struct reg_error err;
+	struct reg_manifest m;
+	char ds[DIGEST_MAX_STR + 1];
+
+	env_make(&e, 1000);
+	b = registry_open(e.cfg, e.st);
+	CHECK(b != NULL);
+	if (!b)
+		goto out;
+	push(&e, "app", "v1", "amd64", "one", &d);
+	CHECK(!index_has_repo(registry_index(b), "app"));
+
+	digest_format(&d, ds);
+	CHECK(registry_manifest_delete(b, "app", ds, &err) == 0);
+	CHECK(registry_manifest_get(e.reg, "app", "v1", &m, &err) == -1);
+	reg_manifest_free(&m);
+	registry_close(b);
+out:
+	env_done(&e);
+}
+
 static void test_warm(void)
 {
 	struct env e;
@@ -382,6 +413,7 @@ int main(void)
 	RUN(test_bound);
 	RUN(test_names);
 	RUN(test_other_writer);
+	RUN(test_delete_untags_unseen);
 	RUN(test_warm);
 	RUN(test_summary_now);
 	return check_done();
