@@ -332,7 +332,6 @@ for line in open(sys.argv[1]):
 EOF
 	for key in $(config_keys); do
 		case $key in
-		storage.redirect.disable) continue ;;	# no effect in berth
 		storage.s3.*) continue ;;	# the other driver, shown commented
 		esac
 		grep -qx -- "$key" "$WORK/example-keys" ||
