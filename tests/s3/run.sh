@@ -254,9 +254,12 @@ layer_of() {
 		'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])'
 }
 
-# digest_of PORT REPO TAG - where the tag points, as a HEAD tells.
+# digest_of PORT REPO TAG [GET] - where the tag points, as a HEAD (or a
+# GET) tells.
 digest_of() {
-	curl -fsI "${ACCEPT_MANIFESTS[@]}" \
+	local how=(-I)
+	[ "${4:-}" != GET ] || how=(-o /dev/null -D -)
+	curl -fs "${how[@]}" "${ACCEPT_MANIFESTS[@]}" \
 		"http://127.0.0.1:$1/v2/$2/manifests/$3" |
 		tr -d '\r' | sed -n 's/^docker-content-digest: //Ip'
 }
@@ -363,6 +366,7 @@ t_refresh() {
 	d2=$(digest_of "$a" multi/app 1)
 	[ -n "$d2" ] && [ "$d1" != "$d2" ]
 	[ "$(digest_of "$b" multi/app 1)" = "$d2" ]
+	[ "$(digest_of "$b" multi/app 1 GET)" = "$d2" ]
 	within "$b" "/ui/api/tags?repo=multi/app" "$d2"
 
 	curl -fs -X DELETE "http://127.0.0.1:$a/v2/multi/app/manifests/1"
