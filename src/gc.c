@@ -604,7 +604,15 @@ static void index_links(struct gc_run *g)
 	}
 }
 
-/* Whether blob id, or a link to it, is inside the grace period. */
+/*
+ * Whether blob id, or a link to it, is inside the grace period.
+ *
+ * NEEDSWORK: another instance's requests hold nothing here.  A garbage
+ * blob it tells a client exists (HEAD, then a manifest push), or links
+ * into a repository whose link the scan did not list, looks old and
+ * is swept under the new manifest.  A hold the store could show
+ * (a time refreshed on reuse) would close this.
+ */
 static bool blob_young(struct gc_run *g, uint32_t id)
 {
 	if (scan_blob(g->s, id)->mtime >= g->young)

@@ -14,6 +14,12 @@
  * Winners prune the generations below their own; the highest is never
  * removed, which is what makes that second listing decide.
  *
+ * A record also names the holder's machine and pid namespace (the
+ * kernel's boot id and /proc/self/ns/pid): a taker there can tell that
+ * the holder's process is gone, a server restarted after kill -9 say,
+ * and take over without waiting for the expiry.  A pid reused since
+ * only errs towards waiting.
+ *
  * The holder renews by rewriting its record with a later expiry, every
  * quarter duration, after checking that no higher generation exists.
  * It treats the lease as lost once half a duration passed (by its own
@@ -34,6 +40,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +72,30 @@ struct lease {
 /* ---- the process's identity ---- */
 
 static char lease_process_id[33];
+static char lease_node[80];
 static pthread_once_t lease_id_once = PTHREAD_ONCE_INIT;
 static atomic_uint_fast64_t lease_takes; /* tells one process's apart */
+
+/*
+ * Names where a pid means a process: the kernel's boot id and our pid
+ * namespace.  Left empty when either cannot be read, which turns off
+ * the check for a holder that died.
+ */
+static void lease_make_node(void)
+{
+	char boot[40] = "", ns[32] = "";
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+
+	if (f && fgets(boot, sizeof(boot), f))
+		boot[strcspn(boot, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	if (n <= 0 || !*boot)
+		return;
+	ns[n] = '\0';
+	snprintf(lease_node, sizeof(lease_node), "%s/%s", boot, ns);
+}
 
 static void lease_make_id(void)
 {
@@ -87,6 +116,7 @@ static void lease_make_id(void)
 	}
 	for (size_t i = 0; i < sizeof(b); i++)
 		snprintf(lease_process_id + 2 * i, 3, "%02x", b[i]);
+	lease_make_node();
 }
 
 static void lease_identity(struct lease_holder *h, int64_t duration)
@@ -97,6 +127,7 @@ static void lease_identity(struct lease_holder *h, int64_t duration)
 		snprintf(h->host, sizeof(h->host), "unknown");
 	h->pid = (long)getpid();
 	memcpy(h->id, lease_process_id, sizeof(h->id));
+	memcpy(h->node, lease_node, sizeof(h->node));
 	h->take = atomic_fetch_add(&lease_takes, 1) + 1;
 	h->started = now_seconds();
 	h->expires = h->started + duration;
@@ -111,9 +142,10 @@ static char *lease_key(const struct lease *l, uint64_t gen)
 
 static char *lease_record(const struct lease_holder *h, bool released)
 {
-	json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:b}", "host",
-			      h->host, "pid", (json_int_t)h->pid, "id", h->id,
-			      "take", (json_int_t)h->take, "started",
+	json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:b}",
+			      "host", h->host, "pid", (json_int_t)h->pid, "id",
+			      h->id, "node", h->node, "take",
+			      (json_int_t)h->take, "started",
 			      (json_int_t)h->started, "expires",
 			      (json_int_t)h->expires, "released", released);
 	char *text = json_dumps(o, JSON_COMPACT);
@@ -133,7 +165,7 @@ static int lease_read(struct lease *l, uint64_t gen, struct lease_holder *h,
 {
 	struct buf b = {0};
 	char *key = lease_key(l, gen);
-	const char *host = "?", *id = "?";
+	const char *host = "?", *id = "?", *node = "";
 	json_int_t pid = 0, take = 0, started = 0, expires = 0;
 	int rel = 1;
 	json_t *o = NULL;
@@ -142,10 +174,10 @@ static int lease_read(struct lease *l, uint64_t gen, struct lease_holder *h,
 	if (err)
 		goto out;
 	o = json_loadb(b.data, b.len, 0, NULL);
-	if (!o ||
-	    json_unpack(o, "{s:s, s:I, s:s, s:I, s:I, s:I, s:b}", "host", &host,
-			"pid", &pid, "id", &id, "take", &take, "started",
-			&started, "expires", &expires, "released", &rel) < 0) {
+	if (!o || json_unpack(o, "{s:s, s:I, s:s, s?s, s:I, s:I, s:I, s:b}",
+			      "host", &host, "pid", &pid, "id", &id, "node",
+			      &node, "take", &take, "started", &started,
+			      "expires", &expires, "released", &rel) < 0) {
 		log_warn("lease record does not parse, taken as released "
 			 "key=%s",
 			 key);
@@ -154,6 +186,7 @@ static int lease_read(struct lease *l, uint64_t gen, struct lease_holder *h,
 	memset(h, 0, sizeof(*h));
 	snprintf(h->host, sizeof(h->host), "%s", host);
 	snprintf(h->id, sizeof(h->id), "%s", id);
+	snprintf(h->node, sizeof(h->node), "%s", node);
 	h->pid = (long)pid;
 	h->take = (uint64_t)take;
 	h->started = started;
@@ -244,8 +277,20 @@ static int lease_check(struct lease *l, bool *lost, bool prune,
 /* ---- taking ---- */
 
 /*
+ * Whether h's process is known to be gone: it ran where its pid means
+ * what ours would, and no such process exists now.  A reused pid only
+ * makes us wait for the lease to expire.
+ */
+static bool lease_holder_gone(const struct lease_holder *h)
+{
+	if (!*lease_node || strcmp(h->node, lease_node) || h->pid <= 0)
+		return false;
+	return kill((pid_t)h->pid, 0) == -1 && errno == ESRCH;
+}
+
+/*
  * Finds the generation to create: one above the highest when that is
- * released or expired.  Returns 0 with *next set, -EBUSY with *other
+ * released, expired, or held by a process that is gone.  Returns 0 with *next set, -EBUSY with *other
  * filled in, -EAGAIN when the highest vanished under a prune.
  */
 static int lease_next(struct lease *l, uint64_t *next,
@@ -266,11 +311,12 @@ static int lease_next(struct lease *l, uint64_t *next,
 			return err;
 	}
 	/* Times are whole seconds: the second of expiry still counts. */
-	if (!released && other->expires >= now_seconds())
+	if (!released && other->expires >= now_seconds() &&
+	    !lease_holder_gone(other))
 		return -EBUSY;
 	if (!released)
-		log_warn("lease expired, taking it over lease=%s host=%s "
-			 "pid=%ld id=%s",
+		log_warn("lease expired or its holder is gone, taking it over "
+			 "lease=%s host=%s pid=%ld id=%s",
 			 l->dir, other->host, other->pid, other->id);
 	*next = g.highest + 1;
 	return 0;

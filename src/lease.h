@@ -9,7 +9,9 @@
  * (store_ops.put_new), renewed while the work runs and released at its
  * end.  A holder that dies (kill -9) leaves it behind; once it expires
  * the next taker takes over, and of several racing to take over exactly
- * one wins.
+ * one wins.  A taker on the holder's machine and in its pid namespace
+ * sees at once when the holder's process is gone, and takes over then
+ * (a restarted server need not wait out its own lease).
  *
  * Leases live at LEASE_ROOT/<name>/<generation>, a directory registry:2
  * never reads.  See lease.c for the protocol and what it assumes about
@@ -32,6 +34,7 @@ struct lease_holder {
 	char host[256];	 /* the holder's host name */
 	long pid;	 /* its process id there */
 	char id[33];	 /* a random id of the holding process */
+	char node[80];	 /* its boot and pid namespace, where pid means it */
 	uint64_t take;	 /* which of that process's takes */
 	int64_t started; /* when it took the lease, its clock, seconds */
 	int64_t expires; /* when the lease lapses unless renewed */

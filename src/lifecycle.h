@@ -114,7 +114,10 @@ struct lifecycle_request {
  *
  *   GET  gc      200 state, schedule and the last run's report
  *   POST gc      202 started (200 with the report when waiting),
- *                409 when a collection is already running,
+ *                409 when a collection is already running, here or on
+ *                another instance holding the lease (lease.h; the
+ *                error's detail names the holder), 503 when the store
+ *                cannot tell,
  *                403 for a real run while storage is read-only
  *   GET  scrub   200 state and the last pass's report
  *   POST scrub   as POST gc

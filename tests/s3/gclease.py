@@ -19,7 +19,6 @@ Only 127.0.0.1 is contacted.  Exits non-zero, saying why, on any
 answer that is not the expected one.
 """
 import hashlib
-import http.client
 import json
 import os
 import random
@@ -28,6 +27,8 @@ import sys
 import threading
 import time
 
+from chunked import request
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
@@ -35,15 +36,6 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 class Failure(Exception):
     pass
-
-
-def request(port, method, path, body=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    c.request(method, path, body=body, headers=headers or {})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
 
 
 def expect(got, want, what):

@@ -25,7 +25,7 @@ FAILED=0
 CHECKS=(store skopeo-roundtrip two-instances-chunked
 	store-restart-mid-push registry2-reads-berth berth-reads-registry2
 	podman-roundtrip gc-while-pushing gc-lease-race gc-lease-takeover
-	blackbox)
+	gc-lease-holder-gone blackbox)
 
 export REGISTRY_AUTH_FILE=$WORK/auth.json
 echo '{}' >"$REGISTRY_AUTH_FILE"
@@ -409,20 +409,25 @@ t_gc_race() {
 	kill "$pa" "$pb"
 }
 
-# A collector killed with -9 leaves its lease: the other berth and the
+# A collector killed with -9 on another machine (here: in a pid
+# namespace of its own) leaves its lease: the other berth and the
 # offline command are refused, naming it, until the lease expires; then
 # the other takes it over and collects.
 t_gc_takeover() {
 	local a b pa pb out rc
-	serve berth gclease a "${GC_SET[@]}"
+	printf '#!/bin/sh\nexec unshare --pid --fork --kill-child %q "$@"\n' \
+		"$BERTH" >"$WORK/berth-elsewhere"
+	chmod +x "$WORK/berth-elsewhere"
+	BERTH=$WORK/berth-elsewhere serve berth gclease a "${GC_SET[@]}"
 	pa=${PIDS[-1]}
 	serve berth gclease b "${GC_SET[@]}"
 	pb=${PIDS[-1]}
-	python3 "$S3_DIR/gclease.py" post "$a" "" "$pa" | head -n 1 | grep -qx 202
+	[ "$(python3 "$S3_DIR/gclease.py" post "$a" "" "$pa" | sed -n 1p)" = 202 ]
+	wait "$pa" || true
 	out=$(python3 "$S3_DIR/gclease.py" post "$b" wait=true)
 	echo "$out"
 	[ "$(head -n 1 <<<"$out")" = 409 ]
-	grep -q "\"pid\": $pa" <<<"$out"
+	grep -q '"holder": {"host"' <<<"$out"
 	# shellcheck disable=SC2046 # s3_env gives separate words
 	out=$(env -i PATH="$PATH" $(s3_env gclease) "$BERTH" \
 		garbage-collect 2>&1) && rc=0 || rc=$?
@@ -433,8 +438,26 @@ t_gc_takeover() {
 	out=$(python3 "$S3_DIR/gclease.py" post "$b" wait=true)
 	[ "$(head -n 1 <<<"$out")" = 200 ]
 	grep -q '"status": "done"' <<<"$out"
-	grep -q "lease expired, taking it over.*pid=$pa" \
-		"$S3_LOGS"/berth-"$b".log
+	grep -q "lease expired or its holder is gone, taking it over" \
+		"$S3_LOGS/berth-$b.log"
+	kill "$pb"
+}
+
+# On the same machine a collector's death is plain at once: a berth
+# killed with -9 mid-collection leaves a lease the other takes over
+# without waiting for it to expire.
+t_gc_holder_gone() {
+	local a b pa pb out
+	serve berth gclease a "${GC_SET[@]}"
+	pa=${PIDS[-1]}
+	serve berth gclease b "${GC_SET[@]}"
+	pb=${PIDS[-1]}
+	[ "$(python3 "$S3_DIR/gclease.py" post "$a" "" "$pa" | sed -n 1p)" = 202 ]
+	wait "$pa" || true
+	out=$(python3 "$S3_DIR/gclease.py" post "$b" wait=true)
+	[ "$(head -n 1 <<<"$out")" = 200 ]
+	grep -q "holder is gone, taking it over.*pid=$pa" \
+		"$S3_LOGS/berth-$b.log"
 	kill "$pb"
 }
 
@@ -466,5 +489,6 @@ check podman-roundtrip t_podman
 check gc-while-pushing t_gc_loop
 check gc-lease-race t_gc_race
 check gc-lease-takeover t_gc_takeover
+check gc-lease-holder-gone t_gc_holder_gone
 run_blackbox
 [ "$FAILED" -eq 0 ]

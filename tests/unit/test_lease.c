@@ -11,10 +11,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,20 +191,30 @@ static void test_one_holder(void)
 	teardown();
 }
 
-/* Writes generation gen of the collector's lease as another would. */
-static void plant(unsigned gen, int64_t expires, bool released)
+/*
+ * Writes generation gen of the collector's lease as process pid on node
+ * would.
+ */
+static void plant_as(unsigned gen, int64_t expires, bool released, long pid,
+		     const char *node)
 {
 	char *key = xasprintf("%s/%020u", LEASE_DIR, gen);
-	char *text = xasprintf("{\"host\":\"elsewhere\",\"pid\":7,\"id\":"
+	char *text = xasprintf("{\"host\":\"elsewhere\",\"pid\":%ld,\"id\":"
 			       "\"0123456789abcdef0123456789abcdef\","
-			       "\"take\":1,\"started\":%lld,\"expires\":%lld,"
-			       "\"released\":%s}",
-			       (long long)expires - 60, (long long)expires,
-			       released ? "true" : "false");
+			       "\"node\":\"%s\",\"take\":1,\"started\":%lld,"
+			       "\"expires\":%lld,\"released\":%s}",
+			       pid, node, (long long)expires - 60,
+			       (long long)expires, released ? "true" : "false");
 
 	CHECK(st->ops->put(st, key, text, strlen(text)) == 0);
 	free(text);
 	free(key);
+}
+
+/* As another machine's process 7 would. */
+static void plant(unsigned gen, int64_t expires, bool released)
+{
+	plant_as(gen, expires, released, 7, "another-machine");
 }
 
 static void test_held_by_another(void)
@@ -247,6 +259,62 @@ static void test_takeover_race(void)
 	CHECK(h.generation == 10 && h.pid == (long)getpid());
 	for (int i = 0; i < RACERS; i++)
 		lease_drop(rs[i].lease);
+	teardown();
+}
+
+/* The node our own records name, read back from a lease we take. */
+static char *own_node(void)
+{
+	struct lease *l = NULL;
+	struct buf b = {0};
+	json_t *o;
+	char *node = NULL;
+
+	CHECK(lease_take(st, "probe", 60, &l, NULL) == 0);
+	CHECK(st->ops->get(st, LEASE_ROOT "/probe/00000000000000000001", 1000,
+			   &b) == 0);
+	o = json_loadb(b.data, b.len, 0, NULL);
+	if (o && json_string_value(json_object_get(o, "node")))
+		node = xstrdup(json_string_value(json_object_get(o, "node")));
+	json_decref(o);
+	buf_free(&b);
+	lease_drop(l);
+	return node;
+}
+
+/* A pid that named a process a moment ago and names none now. */
+static long dead_pid(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	return (long)pid;
+}
+
+/*
+ * A holder on this machine whose process is gone (killed with -9) is
+ * taken over before its lease expires; one that lives, or one on
+ * another machine, is waited for.
+ */
+static void test_holder_gone(void)
+{
+	struct lease *l = NULL;
+	struct lease_holder h;
+	char *node;
+
+	setup();
+	node = own_node();
+	CHECK(node && *node);
+	plant_as(1, time(NULL) + 60, false, (long)getpid(), node);
+	CHECK(lease_take(st, "collector", 60, &l, &h) == -EBUSY);
+	plant_as(1, time(NULL) + 60, false, dead_pid(), "another-machine");
+	CHECK(lease_take(st, "collector", 60, &l, &h) == -EBUSY);
+	plant_as(1, time(NULL) + 60, false, dead_pid(), node);
+	CHECK(lease_take(st, "collector", 60, &l, &h) == 0);
+	lease_drop(l);
+	free(node);
 	teardown();
 }
 
@@ -318,6 +386,7 @@ int main(void)
 	RUN(test_one_holder);
 	RUN(test_held_by_another);
 	RUN(test_takeover_race);
+	RUN(test_holder_gone);
 	RUN(test_unreadable_record);
 	RUN(test_taken_over);
 	RUN(test_renewal);
