@@ -124,8 +124,11 @@ uninstall:
 		$(DESTDIR)$(SYSUSERSDIR)/berth.conf
 	rm -rf $(DESTDIR)$(DOCDIR)
 
+# The filesystem benchmarks, then berth and registry:2 on one S3 bucket;
+# both run even when the first fails.
 bench: all
-	@./bench/run.sh
+	@rc=0; ./bench/run.sh || rc=$$?; \
+	echo; echo "== bench/s3.sh"; ./bench/s3.sh || rc=$$?; exit $$rc
 
 clean:
 	rm -rf build build-san build-fuzz berth
