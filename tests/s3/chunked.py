@@ -2,7 +2,8 @@
 
     chunked.py split A_PORT B_PORT REPO   POST and one PATCH to A, the
                                           second PATCH and the PUT to B,
-                                          then GET the blob from A
+                                          then GET the blob from A (and
+                                          the store it redirects to)
     chunked.py begin PORT REPO            starts an upload; prints where
     chunked.py patch PORT LOCATION        one PATCH; prints its status
 
@@ -13,6 +14,7 @@ import hashlib
 import http.client
 import os
 import sys
+import urllib.parse
 
 
 def request(port, method, path, body=None, headers=None):
@@ -22,6 +24,23 @@ def request(port, method, path, body=None, headers=None):
     data = r.read()
     c.close()
     return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+
+
+def fetch(port, path):
+    """GETs path, following berth's redirect to the store as clients do;
+    the store is on loopback too."""
+    st, h, body = request(port, "GET", path)
+    if st != 307:
+        return st, body
+    url = urllib.parse.urlsplit(h["location"])
+    if url.hostname != "127.0.0.1":
+        sys.exit("redirect off loopback: %s" % h["location"])
+    c = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    c.request("GET", url.path + "?" + url.query)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
 
 
 def path_of(location):
@@ -66,7 +85,7 @@ def split(a, b, repo):
     if st != 201:
         sys.exit("PUT to B: status %d %s" % (st, body[:200]))
 
-    st, h, body = request(a, "GET", "/v2/%s/blobs/%s" % (repo, digest))
+    st, body = fetch(a, "/v2/%s/blobs/%s" % (repo, digest))
     if st != 200 or body != one + two:
         sys.exit("GET from A: status %d, %d bytes" % (st, len(body)))
 
