@@ -292,8 +292,9 @@ static int take_lease(struct lifecycle *lc, const char *name, const char *what,
 		lease_holder_format(&h, who, sizeof(who));
 		log_info("%s skipped, another instance holds the lease %s",
 			 what, who);
-		*report = json_pack("{s:s, s:o}", "status", "skipped", "holder",
-				    holder_json(&h));
+		*report = json_pack("{s:s, s:o, s:s}", "status", "skipped",
+				    "holder", holder_json(&h), "error",
+				    "another instance holds the lease");
 	} else if (err) {
 		log_error("%s failed, cannot take the lease err=\"%s\"", what,
 			  store_strerror(err));
