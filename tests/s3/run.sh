@@ -382,6 +382,19 @@ GC_SET=("REGISTRY_STORAGE_MAINTENANCE_LEASE_DURATION=${LEASE}s"
 	"REGISTRY_STORAGE_MAINTENANCE_GC_GRACEPERIOD=${GRACE}s"
 	REGISTRY_STORAGE_REDIRECT_DISABLE=true)
 
+# stop_these PID... - stops servers this check started, or finds dead, and
+# forgets them, so that nothing stops them twice.
+stop_these() {
+	local keep=() p q gone
+	for p in "${PIDS[@]}"; do
+		gone=
+		for q in "$@"; do [ "$p" = "$q" ] && gone=1; done
+		[ -n "$gone" ] || keep+=("$p")
+	done
+	PIDS=("${keep[@]}")
+	kill "$@" 2>/dev/null || true
+}
+
 # Collections back to back on one berth while the other takes pushes,
 # some reusing layers, some deleted at once: the grace period, read from
 # the bucket's times, keeps what the other is pushing, every image pulls
@@ -391,7 +404,7 @@ t_gc_loop() {
 	serve berth gclease a "${GC_SET[@]}"
 	serve berth gclease b "${GC_SET[@]}"
 	python3 "$S3_DIR/gclease.py" loop "$a" "$b" 30 "$GRACE"
-	kill "${PIDS[@]: -2}"
+	stop_these "${PIDS[@]: -2}"
 }
 
 # POST /admin/gc to two berths at once: one collects, the other answers
@@ -406,7 +419,7 @@ t_gc_race() {
 	echo "winner: port $winner, holder named: pid $holder"
 	if [ "$winner" = "$a" ]; then [ "$holder" = "$pa" ]; else
 		[ "$winner" = "$b" ] && [ "$holder" = "$pb" ]; fi
-	kill "$pa" "$pb"
+	stop_these "$pa" "$pb"
 }
 
 # A collector killed with -9 on another machine (here: in a pid
@@ -440,7 +453,7 @@ t_gc_takeover() {
 	grep -q '"status": "done"' <<<"$out"
 	grep -q "lease expired or its holder is gone, taking it over" \
 		"$S3_LOGS/berth-$b.log"
-	kill "$pb"
+	stop_these "$pa" "$pb"
 }
 
 # On the same machine a collector's death is plain at once: a berth
@@ -458,7 +471,7 @@ t_gc_holder_gone() {
 	[ "$(head -n 1 <<<"$out")" = 200 ]
 	grep -q "holder is gone, taking it over.*pid=$pa" \
 		"$S3_LOGS/berth-$b.log"
-	kill "$pb"
+	stop_these "$pa" "$pb"
 }
 
 if ! "$S3_DIR/ceph.sh" start "$CEPH" >"$WORK/ceph.out" 2>&1; then
