@@ -30,6 +30,13 @@
  * (less the grace period, which bounds how long a push takes), and
  * deletes before releasing the lock; a request that holds after that
  * finds the thing gone and behaves as if it never existed.
+ *
+ * Several berths may share one store.  One collects at a time, under
+ * the lease GC_LEASE (lease.h) that the caller takes and passes in
+ * gc_options; deletions stop if it is lost.  The other instances'
+ * holds are invisible here, so their pushes are protected by the grace
+ * period alone, counted from the store's own times back from the
+ * moment the scan began.
  */
 #ifndef BERTH_GC_H
 #define BERTH_GC_H
