@@ -390,12 +390,18 @@ static int lease_try(struct lease *l, struct lease_holder *other)
 
 /* ---- renewing ---- */
 
+/*
+ * Renews the lease: -ESTALE when it is lost.  Once the holder has gone
+ * half a duration without a renewal it gives the lease up for good: by
+ * the time a late renewal lands the record may have expired and been
+ * taken over right after our check, which the check cannot see.
+ */
 static int lease_renew(struct lease *l)
 {
 	struct lease_holder me = l->me;
-	bool lost;
+	bool lost = !lease_held(l);
 	char *key, *text;
-	int err = lease_check(l, &lost, false, NULL);
+	int err = lost ? 0 : lease_check(l, &lost, false, NULL);
 
 	if (err)
 		return err;
@@ -436,8 +442,8 @@ static void *lease_main(void *arg)
 		pthread_mutex_unlock(&l->lock);
 		err = lease_renew(l);
 		if (err == -ESTALE)
-			log_error("lease taken over by another holder, "
-				  "stopping lease=%s generation=%" PRIu64,
+			log_error("lease lost, not renewed in time or taken "
+				  "over, stopping lease=%s generation=%" PRIu64,
 				  l->dir, l->generation);
 		else if (err)
 			log_error("cannot renew lease lease=%s err=\"%s\"",

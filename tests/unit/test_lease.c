@@ -358,6 +358,85 @@ static void test_taken_over(void)
 	teardown();
 }
 
+/* A store that fails every call while fail is set, else asks st. */
+struct flaky {
+	struct store base;
+	atomic_bool fail;
+};
+
+static struct flaky flaky;
+
+static int flaky_get(struct store *s, const char *key, size_t max,
+		     struct buf *out)
+{
+	return atomic_load(&flaky.fail) ? -EIO
+					: st->ops->get(st, key, max, out);
+}
+
+static int flaky_put(struct store *s, const char *key, const void *data,
+		     size_t len)
+{
+	return atomic_load(&flaky.fail) ? -EIO
+					: st->ops->put(st, key, data, len);
+}
+
+static int flaky_put_new(struct store *s, const char *key, const void *data,
+			 size_t len)
+{
+	return atomic_load(&flaky.fail) ? -EIO
+					: st->ops->put_new(st, key, data, len);
+}
+
+static int flaky_list(struct store *s, const char *key, store_list_fn fn,
+		      void *arg)
+{
+	return atomic_load(&flaky.fail) ? -EIO
+					: st->ops->list(st, key, fn, arg);
+}
+
+static int flaky_remove(struct store *s, const char *key)
+{
+	return atomic_load(&flaky.fail) ? -EIO : st->ops->remove(st, key);
+}
+
+static const struct store_ops flaky_ops = {
+	.name = "flaky",
+	.get = flaky_get,
+	.put = flaky_put,
+	.put_new = flaky_put_new,
+	.list = flaky_list,
+	.remove = flaky_remove,
+};
+
+/*
+ * A holder the store stops answering gives the lease up after half its
+ * duration, for good: a renewal that lands later could follow another's
+ * takeover.  Others take it once it expires.
+ */
+static void test_renewal_fails(void)
+{
+	struct lease *l = NULL, *other = NULL;
+	struct lease_holder h;
+	int waited = 0;
+
+	setup();
+	flaky.base.ops = &flaky_ops;
+	atomic_store(&flaky.fail, false);
+	CHECK(lease_take(&flaky.base, "collector", 2, &l, NULL) == 0);
+	atomic_store(&flaky.fail, true);
+	while (lease_held(l) && waited++ < 40)
+		usleep(50 * 1000);
+	CHECK(!lease_held(l));
+	atomic_store(&flaky.fail, false);
+	usleep(1200 * 1000); /* renewals would have resumed by now */
+	CHECK(!lease_held(l));
+	usleep(1500 * 1000); /* the record, not renewed, expires */
+	CHECK(lease_take(st, "collector", 2, &other, &h) == 0);
+	lease_drop(other);
+	lease_drop(l);
+	teardown();
+}
+
 /* Renewal keeps a short lease alive past its first expiry. */
 static void test_renewal(void)
 {
@@ -390,6 +469,7 @@ int main(void)
 	RUN(test_unreadable_record);
 	RUN(test_taken_over);
 	RUN(test_renewal);
+	RUN(test_renewal_fails);
 	check_rmtree(tmpdir);
 	return check_done();
 }
