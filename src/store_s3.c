@@ -961,9 +961,26 @@ static int s3_writer_write(struct store_writer *bw, const void *data,
 	return 0;
 }
 
+/*
+ * An object nothing was ever written to (an empty blob's upload) must
+ * still exist once committed, as an empty file does: unless it already
+ * has segments, it becomes a whole empty object, which a later append
+ * adopts like any other.
+ */
 static int s3_writer_commit(struct store_writer *bw)
 {
-	return s3_writer_flush((struct s3_writer *)bw);
+	struct s3_writer *w = (struct s3_writer *)bw;
+	struct s3_extents e = {0};
+	int err;
+
+	if (w->flushed > 0 || w->pending.len > 0)
+		return s3_writer_flush(w);
+
+	err = s3_segments(w->s, w->key, &e);
+	if (!err && e.n == 0)
+		err = s3_put_full(w->s, w->key, "", 0);
+	s3_extents_free(&e);
+	return err;
 }
 
 static void s3_writer_close(struct store_writer *bw)
