@@ -503,6 +503,8 @@ static int s3_status_err(long status)
 		return -EACCES;
 	if (status == 416)
 		return -EINVAL;
+	if (status == 412) /* only conditional requests get it */
+		return -EEXIST;
 	return -EIO;
 }
 
@@ -565,7 +567,8 @@ int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp)
 	}
 
 	buf_add(&resp->body, "", 0);
-	if (err && err != -ENOENT && err != -EFBIG) {
+	/* Answers a caller expects are not failures worth a warning. */
+	if (err && err != -ENOENT && err != -EFBIG && err != -EEXIST) {
 		s3_note_code(resp);
 		log_warn("object store request failed method=%s key=%s "
 			 "status=%ld code=%s curl=\"%s\"",
