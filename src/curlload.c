@@ -39,6 +39,16 @@ static struct {
 	struct curl_slist *(*slist_append)(struct curl_slist *list,
 					   const char *s);
 	void (*slist_free_all)(struct curl_slist *list);
+	CURLcode (*easy_pause)(CURL *curl, int bitmask);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_add_handle)(CURLM *multi, CURL *curl);
+	CURLMcode (*multi_remove_handle)(CURLM *multi, CURL *curl);
+	CURLMcode (*multi_perform)(CURLM *multi, int *running);
+	CURLMcode (*multi_poll)(CURLM *multi, struct curl_waitfd *extra,
+				unsigned int nextra, int timeout_ms,
+				int *numfds);
+	CURLMsg *(*multi_info_read)(CURLM *multi, int *left);
+	CURLMcode (*multi_cleanup)(CURLM *multi);
 } curlload;
 
 static pthread_once_t curlload_once = PTHREAD_ONCE_INIT;
@@ -84,6 +94,19 @@ static void curlload_open(void)
 	rc |= curlload_symbol(lib, "curl_slist_append", &curlload.slist_append);
 	rc |= curlload_symbol(lib, "curl_slist_free_all",
 			      &curlload.slist_free_all);
+	rc |= curlload_symbol(lib, "curl_easy_pause", &curlload.easy_pause);
+	rc |= curlload_symbol(lib, "curl_multi_init", &curlload.multi_init);
+	rc |= curlload_symbol(lib, "curl_multi_add_handle",
+			      &curlload.multi_add_handle);
+	rc |= curlload_symbol(lib, "curl_multi_remove_handle",
+			      &curlload.multi_remove_handle);
+	rc |= curlload_symbol(lib, "curl_multi_perform",
+			      &curlload.multi_perform);
+	rc |= curlload_symbol(lib, "curl_multi_poll", &curlload.multi_poll);
+	rc |= curlload_symbol(lib, "curl_multi_info_read",
+			      &curlload.multi_info_read);
+	rc |= curlload_symbol(lib, "curl_multi_cleanup",
+			      &curlload.multi_cleanup);
 
 	/* The library stays loaded for the life of the process. */
 	if (rc == 0 && curlload.global_init(curlload_flags) != CURLE_OK)
@@ -217,4 +240,62 @@ void curl_slist_free_all(struct curl_slist *list)
 {
 	if (list && curlload_ready())
 		curlload.slist_free_all(list);
+}
+
+CURLcode curl_easy_pause(CURL *curl, int bitmask)
+{
+	if (!curlload_ready())
+		return CURLE_FAILED_INIT;
+	return curlload.easy_pause(curl, bitmask);
+}
+
+CURLM *curl_multi_init(void)
+{
+	if (!curlload_ready())
+		return NULL;
+	return curlload.multi_init();
+}
+
+CURLMcode curl_multi_add_handle(CURLM *multi, CURL *curl)
+{
+	if (!curlload_ready())
+		return CURLM_INTERNAL_ERROR;
+	return curlload.multi_add_handle(multi, curl);
+}
+
+CURLMcode curl_multi_remove_handle(CURLM *multi, CURL *curl)
+{
+	if (!curlload_ready())
+		return CURLM_INTERNAL_ERROR;
+	return curlload.multi_remove_handle(multi, curl);
+}
+
+CURLMcode curl_multi_perform(CURLM *multi, int *running)
+{
+	if (!curlload_ready())
+		return CURLM_INTERNAL_ERROR;
+	return curlload.multi_perform(multi, running);
+}
+
+CURLMcode curl_multi_poll(CURLM *multi, struct curl_waitfd *extra,
+			  unsigned int nextra, int timeout_ms, int *numfds)
+{
+	if (!curlload_ready())
+		return CURLM_INTERNAL_ERROR;
+	return curlload.multi_poll(multi, extra, nextra, timeout_ms, numfds);
+}
+
+CURLMsg *curl_multi_info_read(CURLM *multi, int *left)
+{
+	if (!curlload_ready())
+		return NULL;
+	return curlload.multi_info_read(multi, left);
+}
+
+CURLMcode curl_multi_cleanup(CURLM *multi)
+{
+	/* Without the library there is no handle to clean up. */
+	if (!multi || !curlload_ready())
+		return CURLM_OK;
+	return curlload.multi_cleanup(multi);
 }

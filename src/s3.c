@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -447,23 +448,39 @@ static void s3_set_method(CURL *h, const struct s3_req *req)
 	}
 }
 
-/* Sends req once.  Returns the curl result; the answer is in resp. */
-static CURLcode s3_send(struct s3 *c, const struct s3_req *req,
-			const char *path, const char *query,
-			const char *payload, struct s3_sink *sink)
+/* What one attempt allocates for its request: freed by s3_call_free. */
+struct s3_call {
+	struct curl_slist *headers;
+	char *url;
+	char *auth;
+};
+
+static void s3_call_free(struct s3_call *call)
 {
-	CURL *h = s3_handle();
+	curl_slist_free_all(call->headers);
+	free(call->url);
+	free(call->auth);
+	memset(call, 0, sizeof(*call));
+}
+
+/*
+ * Signs req for now and sets it on h: URL, headers, method, body and
+ * timeouts, everything but where the answer goes.  call keeps what h
+ * points to until the transfer is over.
+ */
+static void s3_setup(struct s3 *c, CURL *h, const struct s3_req *req,
+		     const char *path, const char *query, const char *payload,
+		     struct s3_call *call)
+{
 	struct curl_slist *hl = NULL;
 	char amzdate[17], line[128];
-	char *url, *auth;
-	CURLcode rc;
 
 	s3_amzdate((int64_t)time(NULL), amzdate);
-	auth = s3_authorization(c, req, path, query, amzdate, payload);
-	url = xasprintf("%s://%s%s%s%s", c->scheme, c->host, path,
-			*query ? "?" : "", query);
+	call->auth = s3_authorization(c, req, path, query, amzdate, payload);
+	call->url = xasprintf("%s://%s%s%s%s", c->scheme, c->host, path,
+			      *query ? "?" : "", query);
 
-	hl = curl_slist_append(hl, auth);
+	hl = curl_slist_append(hl, call->auth);
 	snprintf(line, sizeof(line), "x-amz-date: %s", amzdate);
 	hl = curl_slist_append(hl, line);
 	snprintf(line, sizeof(line), "x-amz-content-sha256: %s", payload);
@@ -472,24 +489,35 @@ static CURLcode s3_send(struct s3 *c, const struct s3_req *req,
 	hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
 	for (size_t i = 0; i < S3_MAX_HEADERS && req->headers[i]; i++)
 		hl = curl_slist_append(hl, req->headers[i]);
+	call->headers = hl;
 
-	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_URL, call->url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, S3_CONNECT_TIMEOUT);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, S3_STALL_SECONDS);
+	s3_set_method(h, req);
+}
+
+/* Sends req once.  Returns the curl result; the answer is in resp. */
+static CURLcode s3_send(struct s3 *c, const struct s3_req *req,
+			const char *path, const char *query,
+			const char *payload, struct s3_sink *sink)
+{
+	CURL *h = s3_handle();
+	struct s3_call call = {0};
+	CURLcode rc;
+
+	s3_setup(c, h, req, path, query, payload, &call);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s3_on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, s3_on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, sink->resp);
-	s3_set_method(h, req);
 
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &sink->resp->status);
-	curl_slist_free_all(hl);
-	free(url);
-	free(auth);
+	s3_call_free(&call);
 	return rc;
 }
 
@@ -533,6 +561,26 @@ static void s3_note_code(struct s3_resp *resp)
 	free(code);
 }
 
+/* Waits before attempt i (from 0) of a request: longer each time. */
+static void s3_backoff(int i)
+{
+	if (i)
+		usleep((useconds_t)(S3_BACKOFF_MS << (2 * (i - 1))) * 1000);
+}
+
+/* Warns of a failed request; answers callers expect are not failures. */
+static void s3_log_failure(const struct s3_req *req, struct s3_resp *resp,
+			   CURLcode rc, int err)
+{
+	if (!err || err == -ENOENT || err == -EFBIG || err == -EEXIST)
+		return;
+	s3_note_code(resp);
+	log_warn("object store request failed method=%s key=%s "
+		 "status=%ld code=%s curl=\"%s\"",
+		 req->method, req->key ? req->key : "", resp->status,
+		 resp->code[0] ? resp->code : "-", curl_easy_strerror(rc));
+}
+
 int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp)
 {
 	struct s3_sink sink = {resp,
@@ -547,9 +595,7 @@ int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp)
 
 	s3_sha256_hex(req->body ? req->body : "", req->body_len, payload);
 	for (int i = 0; i < S3_ATTEMPTS; i++) {
-		if (i)
-			usleep((useconds_t)(S3_BACKOFF_MS << (2 * (i - 1))) *
-			       1000);
+		s3_backoff(i);
 		s3_resp_reset(resp);
 		sink.too_big = false;
 		rc = s3_send(c, req, path, query, payload, &sink);
@@ -567,18 +613,276 @@ int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp)
 	}
 
 	buf_add(&resp->body, "", 0);
-	/* Answers a caller expects are not failures worth a warning. */
-	if (err && err != -ENOENT && err != -EFBIG && err != -EEXIST) {
-		s3_note_code(resp);
-		log_warn("object store request failed method=%s key=%s "
-			 "status=%ld code=%s curl=\"%s\"",
-			 req->method, req->key ? req->key : "", resp->status,
-			 resp->code[0] ? resp->code : "-",
-			 curl_easy_strerror(rc));
-	}
+	s3_log_failure(req, resp, rc, err);
 	free(path);
 	free(query);
 	return err;
+}
+
+/* ---- streamed responses ---- */
+
+#define S3_STREAM_STASH (256U << 10) /* bytes held for a slow reader */
+#define S3_STREAM_RECV (256L << 10)  /* libcurl's receive buffer */
+#define S3_STREAM_POLL_MS 1000
+#define S3_ERROR_BODY (64U << 10)
+
+/*
+ * One GET whose body the reader pulls as it arrives.  The transfer runs
+ * on a multi handle of its own, driven only from s3_stream_read, so no
+ * thread is involved: while the reader is away, the socket's buffer
+ * fills and the store waits.  Received bytes go straight into the
+ * reader's buffer when it is waiting; what does not fit goes to the
+ * stash, and once the stash is full the transfer is paused until the
+ * reader has taken it all.
+ */
+struct s3_stream {
+	CURLM *multi;
+	CURL *h;
+	struct s3_call call;
+	struct s3_resp resp; /* status, length, an error's body */
+	struct buf stash;    /* received, not yet read */
+	size_t stash_pos;
+	char *target; /* the waiting reader's buffer, or NULL */
+	size_t target_len;
+	size_t target_got;
+	uint64_t received; /* body bytes so far */
+	bool headers_done;
+	bool paused;
+	bool done;
+	CURLcode result; /* the transfer's, once done */
+};
+
+static size_t s3_stream_unread(const struct s3_stream *st)
+{
+	return st->stash.len - st->stash_pos;
+}
+
+static size_t s3_stream_on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct s3_stream *st = arg;
+	size_t len = size * n, room = 0, k = 0;
+
+	if (st->resp.status >= 300) {
+		if (st->resp.body.len + len > S3_ERROR_BODY)
+			return 0;
+		buf_add(&st->resp.body, data, len);
+		return len;
+	}
+
+	/* An empty stash takes any piece, which libcurl's buffer bounds. */
+	if (st->target)
+		room = st->target_len - st->target_got;
+	if (s3_stream_unread(st) &&
+	    len > room + S3_STREAM_STASH - s3_stream_unread(st)) {
+		st->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+
+	k = len < room ? len : room;
+	if (k)
+		memcpy(st->target + st->target_got, data, k);
+	st->target_got += k;
+	buf_add(&st->stash, data + k, len - k);
+	st->received += len;
+	return len;
+}
+
+static size_t s3_stream_on_header(char *line, size_t size, size_t n, void *arg)
+{
+	struct s3_stream *st = arg;
+
+	/* The blank line after a final status ends the headers. */
+	if (size * n <= 2 && st->resp.status >= 200)
+		st->headers_done = true;
+	return s3_on_header(line, size, n, &st->resp);
+}
+
+static bool s3_stream_has_headers(const struct s3_stream *st)
+{
+	return st->headers_done;
+}
+
+static bool s3_stream_has_data(const struct s3_stream *st)
+{
+	return st->target_got || s3_stream_unread(st);
+}
+
+static bool s3_stream_never(const struct s3_stream *st)
+{
+	(void)st;
+	return false;
+}
+
+/*
+ * Moves the transfer on until ready(st) or its end.  Returns 0, or -EIO
+ * when libcurl's multi interface fails (not the transfer: see done).
+ */
+static int s3_stream_wait(struct s3_stream *st,
+			  bool (*ready)(const struct s3_stream *))
+{
+	CURLMsg *msg;
+	int running, left;
+
+	for (;;) {
+		if (curl_multi_perform(st->multi, &running) != CURLM_OK)
+			return -EIO;
+		while ((msg = curl_multi_info_read(st->multi, &left)))
+			if (msg->msg == CURLMSG_DONE) {
+				st->done = true;
+				st->result = msg->data.result;
+			}
+		if (st->done || ready(st))
+			return 0;
+
+		if (curl_multi_poll(st->multi, NULL, 0, S3_STREAM_POLL_MS,
+				    NULL) != CURLM_OK)
+			return -EIO;
+	}
+}
+
+/* Sends req once on st (fresh); returns 0 once a 2xx status arrived. */
+static int s3_stream_start(struct s3 *c, const struct s3_req *req,
+			   const char *path, const char *query,
+			   const char *payload, struct s3_stream *st)
+{
+	int err;
+
+	st->multi = curl_multi_init();
+	st->h = curl_easy_init();
+	if (!st->multi || !st->h)
+		return -EIO;
+	s3_setup(c, st->h, req, path, query, payload, &st->call);
+	curl_easy_setopt(st->h, CURLOPT_WRITEFUNCTION, s3_stream_on_body);
+	curl_easy_setopt(st->h, CURLOPT_WRITEDATA, st);
+	curl_easy_setopt(st->h, CURLOPT_HEADERFUNCTION, s3_stream_on_header);
+	curl_easy_setopt(st->h, CURLOPT_HEADERDATA, st);
+	curl_easy_setopt(st->h, CURLOPT_BUFFERSIZE, S3_STREAM_RECV);
+	if (curl_multi_add_handle(st->multi, st->h) != CURLM_OK)
+		return -EIO;
+
+	err = s3_stream_wait(st, s3_stream_has_headers);
+	if (!err && st->resp.status >= 300)
+		err = s3_stream_wait(st, s3_stream_never);
+	if (err)
+		return err;
+	if (!st->headers_done)
+		return -EIO;
+	err = s3_status_err(st->resp.status);
+	if (!err && st->done && st->result != CURLE_OK)
+		err = -EIO;
+	return err;
+}
+
+int s3_stream_open(struct s3 *c, const struct s3_req *req,
+		   struct s3_stream **out)
+{
+	char *path = s3_path(c, req);
+	char *query = s3_query(req);
+	struct s3_stream *st = NULL;
+	char payload[65];
+	int err = -EIO;
+
+	s3_sha256_hex("", 0, payload);
+	for (int i = 0; i < S3_ATTEMPTS; i++) {
+		s3_backoff(i);
+		s3_stream_close(st);
+		st = xcalloc(1, sizeof(*st));
+		err = s3_stream_start(c, req, path, query, payload, st);
+		if (err != -EIO || (st->resp.status && st->resp.status < 500))
+			break;
+	}
+
+	buf_add(&st->resp.body, "", 0);
+	s3_log_failure(req, &st->resp, st->result, err);
+	free(path);
+	free(query);
+	if (err) {
+		s3_stream_close(st);
+		return err;
+	}
+	*out = st;
+	return 0;
+}
+
+uint64_t s3_stream_length(const struct s3_stream *st)
+{
+	return st->resp.length;
+}
+
+/* The end of the body: complete, or the reason it is not. */
+static long s3_stream_end(struct s3_stream *st)
+{
+	if (st->result != CURLE_OK) {
+		log_warn("object store response cut short received=%" PRIu64
+			 " curl=\"%s\"",
+			 st->received, curl_easy_strerror(st->result));
+		return -EIO;
+	}
+	if (st->resp.length && st->received != st->resp.length) {
+		log_warn("object store response cut short received=%" PRIu64
+			 " length=%" PRIu64,
+			 st->received, st->resp.length);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Waits for bytes into buf; returns how many came, -EIO on failure. */
+static long s3_stream_fetch(struct s3_stream *st, void *buf, size_t len)
+{
+	int err = 0;
+
+	st->stash.len = st->stash_pos = 0;
+	st->target = buf;
+	st->target_len = len;
+	st->target_got = 0;
+	if (st->paused) {
+		st->paused = false;
+		if (curl_easy_pause(st->h, CURLPAUSE_CONT) != CURLE_OK)
+			err = -EIO;
+	}
+	if (!err && !s3_stream_has_data(st))
+		err = s3_stream_wait(st, s3_stream_has_data);
+	st->target = NULL;
+	return err ? err : (long)st->target_got;
+}
+
+long s3_stream_read(struct s3_stream *st, void *buf, size_t len)
+{
+	size_t n = s3_stream_unread(st);
+	long got;
+
+	if (len == 0)
+		return 0;
+	if (n == 0 && !st->done) {
+		got = s3_stream_fetch(st, buf, len);
+		if (got != 0)
+			return got;
+		n = s3_stream_unread(st);
+	}
+	if (n == 0)
+		return s3_stream_end(st);
+
+	if (n > len)
+		n = len;
+	memcpy(buf, st->stash.data + st->stash_pos, n);
+	st->stash_pos += n;
+	return (long)n;
+}
+
+void s3_stream_close(struct s3_stream *st)
+{
+	if (!st)
+		return;
+	/* Removing an unfinished transfer closes its connection. */
+	if (st->multi && st->h)
+		curl_multi_remove_handle(st->multi, st->h);
+	curl_easy_cleanup(st->h);
+	curl_multi_cleanup(st->multi);
+	s3_call_free(&st->call);
+	s3_resp_free(&st->resp);
+	buf_free(&st->stash);
+	free(st);
 }
 
 char *s3_presign(const struct s3 *c, const char *method, const char *key,

@@ -5,10 +5,12 @@
  * sends one request to it, signed with AWS Signature Version 4, and
  * retries what is safe to retry.  Bodies travel in memory both ways:
  * callers bound their size (a part, a window of an object, a listing
- * page), which keeps memory use bounded without streaming here.
+ * page), which keeps memory use bounded.  Objects too big for that are
+ * read through an s3_stream, one GET pulled as its body arrives.
  *
  * Thread safety: a struct s3 is read-only after s3_open; each thread
  * sends through a curl handle of its own, kept for its connections.
+ * An s3_stream belongs to one thread at a time.
  */
 #ifndef BERTH_S3_H
 #define BERTH_S3_H
@@ -79,6 +81,34 @@ void s3_close(struct s3 *c);
  */
 int s3_request(struct s3 *c, const struct s3_req *req, struct s3_resp *resp);
 void s3_resp_free(struct s3_resp *resp);
+
+/*
+ * A GET whose body is read as it arrives, for objects too big to hold:
+ * memory stays a few hundred KiB whatever the size.
+ */
+struct s3_stream;
+
+/*
+ * Sends req (a GET without body) and waits for the answer's status,
+ * retrying as s3_request does.  Returns 0 with *out set for a 2xx answer
+ * (the caller closes it), otherwise s3_request's errors.
+ */
+int s3_stream_open(struct s3 *c, const struct s3_req *req,
+		   struct s3_stream **out);
+
+/* The answer's Content-Length, or 0 when it gave none. */
+uint64_t s3_stream_length(const struct s3_stream *st);
+
+/*
+ * Reads up to len bytes of the body into buf, waiting for the store.
+ * Returns how many (at least 1), 0 at the end of a body that arrived
+ * whole, or -EIO when the transfer failed or the body came short of its
+ * Content-Length.
+ */
+long s3_stream_read(struct s3_stream *st, void *buf, size_t len);
+
+/* Ends the transfer, finished or not, and frees st; NULL is a no-op. */
+void s3_stream_close(struct s3_stream *st);
 
 /* The longest a presigned URL may stay valid: Signature Version 4's. */
 #define S3_PRESIGN_MAX (7 * 24 * 3600)

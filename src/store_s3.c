@@ -39,7 +39,8 @@
 #define S3_PART_MIN (5ULL << 20)      /* S3's least part but the last */
 #define S3_COPY_MAX (5ULL << 30)      /* largest single copy or part */
 #define S3_COPY_PIECE (1ULL << 30)    /* part size when copying big ones */
-#define S3_WINDOW (8U << 20)	      /* bytes a reader fetches at once */
+#define S3_WINDOW (1U << 20)	      /* most a reader fetches at once */
+#define S3_STREAM_RETRIES 3	      /* reopens of a failed stream */
 #define S3_LIST_PAGE_BYTES (4U << 20) /* a listing page's XML */
 #define S3_DELETE_BATCH 1000
 
@@ -71,6 +72,9 @@ struct s3_reader {
 	struct s3_extents ext;
 	struct buf win; /* fetched bytes not yet read */
 	size_t win_pos;
+	struct s3_stream *stream; /* the rest of one extent, or NULL */
+	uint64_t stream_left;	  /* bytes the stream still owes */
+	int stream_failures;	  /* in a row, without a byte between */
 };
 
 struct s3_writer {
@@ -807,31 +811,36 @@ static int s3_delete_batch(struct s3_store *s, const struct s3_extent *v,
 
 /* ---- readers ---- */
 
-/* Fetches the next window of the object into r->win. */
-static int s3_reader_fill(struct s3_reader *r)
+/*
+ * Finds the extent holding the reader's offset: sets *at to the offset
+ * within it and returns its index, or e->n at the end.
+ */
+static size_t s3_reader_extent(const struct s3_reader *r, uint64_t *at)
 {
-	uint64_t at = r->base.offset, end;
 	size_t i = 0;
+
+	*at = r->base.offset;
+	while (i < r->ext.n && *at >= r->ext.v[i].size)
+		*at -= r->ext.v[i++].size;
+	return i;
+}
+
+/* Fetches the next window, the last bytes of an extent, into r->win. */
+static int s3_reader_fill(struct s3_reader *r, size_t i, uint64_t at,
+			  uint64_t len)
+{
 	char range[64];
 	struct s3_resp resp = {0};
 	int err;
 
-	while (i < r->ext.n && at >= r->ext.v[i].size)
-		at -= r->ext.v[i++].size;
-	if (i == r->ext.n)
-		return 0;
-	end = r->ext.v[i].size - at;
-	if (end > S3_WINDOW)
-		end = S3_WINDOW;
 	snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, at,
-		 at + end - 1);
-
+		 at + len - 1);
 	struct s3_req req = {.method = "GET",
 			     .key = r->ext.v[i].key,
 			     .headers = {range},
 			     .max_response = S3_WINDOW};
 	err = s3_request(r->s->s3, &req, &resp);
-	if (!err && resp.body.len != end)
+	if (!err && resp.body.len != len)
 		err = -EIO;
 	buf_free(&r->win);
 	r->win = resp.body;
@@ -841,21 +850,101 @@ static int s3_reader_fill(struct s3_reader *r)
 	return err;
 }
 
+/* Opens a stream over the rest of extent i, from at, len bytes. */
+static int s3_reader_stream(struct s3_reader *r, size_t i, uint64_t at,
+			    uint64_t len)
+{
+	char range[64];
+	int err;
+
+	snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, at,
+		 at + len - 1);
+	struct s3_req req = {.method = "GET",
+			     .key = r->ext.v[i].key,
+			     .headers = {range}};
+	err = s3_stream_open(r->s->s3, &req, &r->stream);
+	if (err)
+		return err;
+
+	/* An object shorter than listed was replaced: not this blob. */
+	if (s3_stream_length(r->stream) != len) {
+		log_warn("object store sent another length key=%s "
+			 "length=%" PRIu64 " want=%" PRIu64,
+			 r->ext.v[i].key, s3_stream_length(r->stream), len);
+		s3_stream_close(r->stream);
+		r->stream = NULL;
+		return -EIO;
+	}
+	r->stream_left = len;
+	return 0;
+}
+
+/*
+ * Reads from the open stream.  A failed one is closed, and reopened from
+ * where it stopped by the next read, a few times in a row at most: a
+ * body cut short is resumed, never taken for a whole one.
+ */
+static long s3_reader_from_stream(struct s3_reader *r, void *buf, size_t len)
+{
+	long n;
+
+	if (len > r->stream_left)
+		len = (size_t)r->stream_left;
+	n = s3_stream_read(r->stream, buf, len);
+	if (n == 0 && r->stream_left)
+		n = -EIO;
+	if (n < 0 || r->stream_left == (uint64_t)n) {
+		s3_stream_close(r->stream);
+		r->stream = NULL;
+	}
+	if (n < 0)
+		return ++r->stream_failures > S3_STREAM_RETRIES ? n : 0;
+
+	r->stream_failures = 0;
+	r->stream_left -= (uint64_t)n;
+	r->base.offset += (uint64_t)n;
+	return n;
+}
+
+/*
+ * Starts on the next bytes: the last of an extent in one request, on the
+ * thread's kept connection; more than that through a stream, so that a
+ * big blob costs one request and a window of memory.
+ */
+static int s3_reader_next(struct s3_reader *r)
+{
+	uint64_t at, left;
+	size_t i = s3_reader_extent(r, &at);
+
+	if (i == r->ext.n)
+		return -EIO; /* the extents fell short of the size */
+	left = r->ext.v[i].size - at;
+	if (left <= S3_WINDOW)
+		return s3_reader_fill(r, i, at, left);
+	return s3_reader_stream(r, i, at, left);
+}
+
 static long s3_reader_read(struct store_reader *br, void *buf, size_t len)
 {
 	struct s3_reader *r = (struct s3_reader *)br;
 	size_t n;
+	long got = 0;
 	int err;
 
-	if (r->win_pos == r->win.len) {
-		if (br->offset >= br->size)
+	while (got == 0 && r->win_pos == r->win.len) {
+		if (br->offset >= br->size || len == 0)
 			return 0;
-		err = s3_reader_fill(r);
-		if (err)
-			return err;
-		if (r->win.len == 0)
-			return 0;
+		if (!r->stream) {
+			err = s3_reader_next(r);
+			if (err)
+				return err;
+		}
+		if (r->stream)
+			got = s3_reader_from_stream(r, buf, len);
 	}
+	if (got)
+		return got;
+
 	n = r->win.len - r->win_pos;
 	if (n > len)
 		n = len;
@@ -869,6 +958,7 @@ static void s3_reader_close(struct store_reader *br)
 {
 	struct s3_reader *r = (struct s3_reader *)br;
 
+	s3_stream_close(r->stream);
 	s3_extents_free(&r->ext);
 	buf_free(&r->win);
 	free(r);

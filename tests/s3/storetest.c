@@ -9,6 +9,7 @@
 #include "store.h"
 #include "store_s3.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -257,6 +258,142 @@ static int reader_offsets(void)
 	return 0;
 }
 
+#define BIG_SIZE ((48 << 20) + 12345) /* read through a stream */
+
+/* Puts the big object, once, and returns its bytes. */
+static const char *big_object(void)
+{
+	static char *data;
+
+	if (!data) {
+		data = malloc(BIG_SIZE);
+		fill(data, BIG_SIZE, 7);
+		if (st->ops->put(st, "big/obj", data, BIG_SIZE))
+			return NULL;
+	}
+	return data;
+}
+
+/* Reads key from offset to the end in pieces of step bytes. */
+static int read_steps(const char *key, uint64_t offset, const char *want,
+		      size_t len, size_t step)
+{
+	struct store_reader *r;
+	char *got = malloc(step);
+	uint64_t at = offset;
+	long n;
+
+	EXPECT(st->ops->reader_open(st, key, offset, &r) == 0);
+	while ((n = store_read(r, got, step)) > 0) {
+		EXPECT(at + (uint64_t)n <= len);
+		EXPECT(!memcmp(got, want + at, (size_t)n));
+		at += (uint64_t)n;
+	}
+	EXPECT(n == 0 && at == len && r->offset == len);
+	EXPECT(store_read(r, got, step) == 0);
+	store_reader_close(r);
+	free(got);
+	return 0;
+}
+
+/* A big object read whole, in an HTTP response's pieces and odd ones. */
+static int reader_big_whole(void)
+{
+	const char *data = big_object();
+
+	EXPECT(data);
+	EXPECT(read_steps("big/obj", 0, data, BIG_SIZE, 256 * 1024) == 0);
+	EXPECT(read_steps("big/obj", 0, data, BIG_SIZE, 1000003) == 0);
+	return 0;
+}
+
+/* Ranges: starts around the point where one request takes the rest. */
+static int reader_big_offsets(void)
+{
+	const char *data = big_object();
+	const uint64_t starts[] = {1,
+				   4095,
+				   (20 << 20) + 1,
+				   BIG_SIZE - (1 << 20) - 1,
+				   BIG_SIZE - (1 << 20),
+				   BIG_SIZE - (1 << 20) + 1,
+				   BIG_SIZE - 1,
+				   BIG_SIZE};
+
+	EXPECT(data);
+	for (size_t i = 0; i < sizeof(starts) / sizeof(*starts); i++)
+		EXPECT(read_steps("big/obj", starts[i], data, BIG_SIZE,
+				  65536 + 17) == 0);
+	EXPECT(read_steps("big/obj", BIG_SIZE / 2, data, BIG_SIZE, 7 << 20) ==
+	       0);
+	return 0;
+}
+
+/* A reader that stops for a while: the store must wait for it. */
+static int reader_big_slow(void)
+{
+	const char *data = big_object();
+	struct store_reader *r;
+	char got[4096];
+	uint64_t at = 8 << 20;
+
+	EXPECT(data);
+	EXPECT(st->ops->reader_open(st, "big/obj", at, &r) == 0);
+	for (int i = 0; i < 4; i++) {
+		long n = store_read(r, got, sizeof(got));
+
+		EXPECT(n > 0 && !memcmp(got, data + at, (size_t)n));
+		at += (uint64_t)n;
+		usleep(300 * 1000);
+	}
+	store_reader_close(r);
+	EXPECT(read_steps("big/obj", at, data, BIG_SIZE, 1 << 20) == 0);
+	return 0;
+}
+
+/* How many entries a /proc/self directory has. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Readers closed after a few bytes, as when a client goes away. */
+static int reader_closed_early(void)
+{
+	const char *data = big_object();
+	struct store_reader *r;
+	char got[16];
+	int fds, tasks;
+
+	EXPECT(data);
+	/* The thread's kept connection is open before the count. */
+	EXPECT(read_steps("big/obj", BIG_SIZE - 100, data, BIG_SIZE, 64) == 0);
+	fds = count_entries("/proc/self/fd");
+	tasks = count_entries("/proc/self/task");
+	for (int i = 0; i < 40; i++) {
+		EXPECT(st->ops->reader_open(st, "big/obj", (uint64_t)i * 1000,
+					    &r) == 0);
+		EXPECT(store_read(r, got, sizeof(got)) == sizeof(got));
+		EXPECT(!memcmp(got, data + i * 1000, sizeof(got)));
+		store_reader_close(r);
+	}
+	EXPECT(st->ops->reader_open(st, "big/obj", 0, &r) == 0);
+	store_reader_close(r);
+	/* Each stream's connection went with it: no descriptor stays. */
+	EXPECT(count_entries("/proc/self/fd") == fds);
+	EXPECT(count_entries("/proc/self/task") == tasks);
+	return 0;
+}
+
 /* Create-only-if-absent: a conditional PUT the gateway must honour. */
 static int put_new(void)
 {
@@ -359,6 +496,10 @@ int main(void)
 	run("append_stream", append_stream);
 	run("append_empty", append_empty);
 	run("upload_dir", upload_dir);
+	run("reader_big_whole", reader_big_whole);
+	run("reader_big_offsets", reader_big_offsets);
+	run("reader_big_slow", reader_big_slow);
+	run("reader_closed_early", reader_closed_early);
 	run("put_new", put_new);
 	run("put_new_race", put_new_race);
 	st->ops->close(st);
