@@ -28,7 +28,8 @@
 # advantage being how many times better berth did (rates berth /
 # docker-registry, seconds and memory the other way), then berth's
 # VmHWM against its 64 MiB bound (VmHWM only grows, so the figure after
-# both pushes covers both).  A busy machine makes the figures
+# both pushes covers both) and after the pulls, which stream each blob
+# through a small buffer and should add little to it.  A busy machine makes the figures
 # worthless: the load average is shown at the start and the end.
 #
 # Settings (environment): BENCH_BLOB_MB (1024), BENCH_S3_CHUNK_MB (32),
@@ -296,9 +297,10 @@ ${R[registry.mono_flow]}), s" "$(calc %.2f a "${R[berth.mono]}")" \
 		"$(calc %.1f 'a / 1024' "${R[registry.hwm]}")" hwm 'b / a'
 	echo
 	printf "berth's VmHWM: %s MiB after the one-request push, %s MiB \
-after both; bound 64 MiB: %s\n" \
+after both, %s MiB after the pulls; bound 64 MiB: %s\n" \
 		"$(calc %.1f 'a / 1024' "${R[berth.hwm_mono]}")" \
 		"$(calc %.1f 'a / 1024' "${R[berth.hwm]}")" \
+		"$(calc %.1f 'a / 1024' "${R[berth.hwm_pull]}")" \
 		"$([ "${R[berth.hwm]}" -lt "$HWM_BOUND_KB" ] && echo met ||
 			echo '**NOT MET**')"
 }
@@ -352,6 +354,9 @@ main() {
 			best=${R[$k.pull]:-$t}
 			R[$k.pull]=$(calc %.6f 'a < b ? a : b' "$t" "$best")
 		done
+	done
+	for k in berth registry; do
+		R[$k.hwm_pull]=$(proc_kb "$k" VmHWM)
 	done
 	for k in berth registry; do
 		pull "$k" check
