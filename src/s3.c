@@ -9,7 +9,9 @@
  * can check what it received.
  *
  * Each thread keeps one curl handle for its life, so connections to the
- * store are reused across requests.
+ * store are reused across requests.  A stream has a handle and a
+ * connection of its own, closed with it, since its reader may send other
+ * requests while the stream is open.
  */
 #include "s3.h"
 
