@@ -281,6 +281,8 @@ static void report(struct gc_run *g, enum gc_item kind, const char *repo,
 	g->stats->count[kind]++;
 	if (kind == GC_BLOB)
 		g->stats->freed += bytes;
+	if (kind == GC_TEMP)
+		g->stats->temp_bytes += bytes;
 	if (g->o->on_item)
 		g->o->on_item(g->o->arg, kind, repo, what, bytes);
 	pthread_mutex_unlock(&g->report_lock);
@@ -295,20 +297,28 @@ static void changed(struct gc_run *g, const char *repo, const char *tag)
 		g->o->on_change(g->o->change_arg, repo, tag);
 }
 
-/* Removes key (a subtree); 0, or the error after logging it. */
 /*
- * Removes key, unless the run's lease was lost: another collector may
- * be deciding now, from a scan that does not know what we would delete.
+ * Whether the run still holds its lease, saying once when it does not:
+ * another collector may be deciding now, from a scan that does not know
+ * what we would delete.
  */
+static bool lease_kept(struct gc_run *g)
+{
+	if (lease_held(g->o->lease))
+		return true;
+	if (!atomic_exchange(&g->lease_lost, true))
+		log_error("collection lost its lease, deleting no more; the "
+			  "next run finishes the work");
+	return false;
+}
+
+/* Removes key (a subtree) while the lease lasts; 0, or the error. */
 static int remove_key(struct gc_run *g, const char *key)
 {
 	int err = -ESTALE;
 
-	if (lease_held(g->o->lease))
+	if (lease_kept(g))
 		err = g->st->ops->remove(g->st, key);
-	else if (!atomic_exchange(&g->lease_lost, true))
-		log_error("collection lost its lease, deleting no more; the "
-			  "next run finishes the work");
 
 	if (err && err != -ENOENT) {
 		if (err != -ESTALE)
@@ -985,6 +995,41 @@ static void sweep_repos(struct gc_run *g)
 	}
 }
 
+/* ---- 8. temporary files ---- */
+
+static void on_temp(void *arg, const char *path, uint64_t bytes)
+{
+	report(arg, GC_TEMP, NULL, path, bytes);
+}
+
+/*
+ * Removes the temporary files crashed writes left.  No key names them,
+ * so nothing points at them and no request holds them: their age alone
+ * says that no write still owns them.  Like every deletion it stops
+ * once the lease is lost.
+ */
+static void sweep_temps(struct gc_run *g)
+{
+	int64_t age = g->o->grace > GC_TEMP_AGE ? g->o->grace : GC_TEMP_AGE;
+	int err;
+
+	if (!g->st->ops->sweep)
+		return;
+	if (!g->o->dry_run && !lease_kept(g)) {
+		g->stats->failed++;
+		return;
+	}
+
+	err = g->st->ops->sweep(g->st, g->o->now - age, g->o->dry_run, on_temp,
+				g);
+	if (err) {
+		log_error("collection cannot remove every temporary file "
+			  "err=\"%s\"",
+			  store_strerror(err));
+		g->stats->failed++;
+	}
+}
+
 /* ---- the run ---- */
 
 static void run_init(struct gc_run *g, struct store *st, struct scan *s,
@@ -1047,6 +1092,7 @@ static void collect(struct gc_run *g)
 	}
 	sweep_empty_dirs(g);
 	sweep_repos(g);
+	sweep_temps(g);
 	log_debug("collection phases decide_ms=%.1f sweep_ms=%.1f "
 		  "leftovers_ms=%.1f",
 		  decided, swept - decided, since_ms(t0) - swept);
@@ -1105,6 +1151,7 @@ const char *gc_item_name(enum gc_item kind)
 		[GC_REFERRER] = "referrer link",
 		[GC_EMPTY_DIR] = "empty blob directory",
 		[GC_REPOSITORY] = "repository",
+		[GC_TEMP] = "temporary file",
 	};
 
 	return names[kind];

@@ -14,7 +14,9 @@
  *      naming it first, then its data;
  *   4. layer links to blobs that are gone, referrer links to manifests
  *      that are gone, blob directories without data;
- *   5. repositories left without tags, manifests or uploads.
+ *   5. repositories left without tags, manifests or uploads;
+ *   6. temporary files of writes a crash interrupted (store.h's sweep),
+ *      older than the grace period and than GC_TEMP_AGE.
  *
  * Every step removes what points at a thing before the thing, so a
  * crash (kill -9) at any moment leaves at worst unreferenced objects,
@@ -87,6 +89,14 @@ void gc_guard_end(struct gc_guard *g);
 /* The lease (lease.h) every real collection holds while it deletes. */
 #define GC_LEASE "collector"
 
+/*
+ * The least age, in seconds, of a temporary file a collection removes.
+ * A write keeps one only while it puts data it holds in memory, which
+ * takes seconds even on a slow disk; the margin covers a stalled one
+ * and a clock that steps back.
+ */
+#define GC_TEMP_AGE 3600
+
 enum gc_item {
 	GC_TAG,	       /* a tag the retention rules expire */
 	GC_MANIFEST,   /* an untagged manifest */
@@ -95,6 +105,7 @@ enum gc_item {
 	GC_REFERRER,   /* a referrer link to a deleted manifest */
 	GC_EMPTY_DIR,  /* a blob directory without data */
 	GC_REPOSITORY, /* a repository left empty */
+	GC_TEMP,       /* a temporary file a crash left in the store */
 	GC_ITEM_KINDS
 };
 
@@ -134,6 +145,7 @@ struct gc_stats {
 	size_t marked;		     /* blobs and manifests referenced */
 	size_t count[GC_ITEM_KINDS]; /* deleted, or to delete if dry */
 	uint64_t freed;		     /* bytes of the blobs in count[GC_BLOB] */
+	uint64_t temp_bytes;	     /* bytes of count[GC_TEMP] */
 	size_t young;		     /* unreferenced, inside the grace period */
 	uint64_t young_bytes;
 	size_t held;   /* spared because a request held them */

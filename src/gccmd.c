@@ -124,6 +124,9 @@ static void on_item(void *arg, enum gc_item kind, const char *repo,
 	case GC_REPOSITORY:
 		printf("repository eligible for deletion: %s\n", repo);
 		break;
+	case GC_TEMP:
+		printf("temporary file eligible for deletion: %s\n", what);
+		break;
 	default:
 		printf("%s: %s eligible for deletion: %s\n", repo,
 		       gc_item_name(kind), what);
@@ -133,10 +136,11 @@ static void on_item(void *arg, enum gc_item kind, const char *repo,
 
 static void summary(const struct gccmd *c, const struct gc_stats *s)
 {
-	char freed[32], young[32];
+	char freed[32], young[32], temp[32];
 
 	usage_format_size(s->freed, freed);
 	usage_format_size(s->young_bytes, young);
+	usage_format_size(s->temp_bytes, temp);
 	printf("\n%zu blobs marked, %zu blobs and %zu manifests eligible for "
 	       "deletion\n",
 	       s->marked, s->count[GC_BLOB], s->count[GC_MANIFEST]);
@@ -147,6 +151,8 @@ static void summary(const struct gccmd *c, const struct gc_stats *s)
 	       s->count[GC_MANIFEST], s->count[GC_TAG], s->count[GC_LAYER_LINK],
 	       s->count[GC_REFERRER], s->count[GC_REPOSITORY], s->young, young,
 	       s->seconds);
+	printf("%s %s: %zu temporary files crashed writes left\n",
+	       c->dry_run ? "would free" : "freed", temp, s->count[GC_TEMP]);
 }
 
 /* Sets the options from the configuration and the command line. */

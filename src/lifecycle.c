@@ -147,6 +147,7 @@ static const char *item_key(enum gc_item kind)
 		[GC_REFERRER] = "referrer_links",
 		[GC_EMPTY_DIR] = "empty_blob_dirs",
 		[GC_REPOSITORY] = "repositories",
+		[GC_TEMP] = "temporary_files",
 	};
 
 	return keys[kind];
@@ -178,7 +179,7 @@ static void on_item(void *arg, enum gc_item kind, const char *repo,
 	item = json_pack("{s:s, s:s}", "kind", item_key(kind), "name", what);
 	json_object_set_new(item, "repository",
 			    repo ? json_string(repo) : json_null());
-	if (kind == GC_BLOB)
+	if (kind == GC_BLOB || kind == GC_TEMP)
 		json_object_set_new(item, "bytes",
 				    json_integer((json_int_t)bytes));
 	json_array_append_new(r->items, item);
@@ -204,6 +205,8 @@ static json_t *gc_report_json(const struct gc_options *o,
 			    json_integer((json_int_t)s->young));
 	json_object_set_new(doc, "young_bytes",
 			    json_integer((json_int_t)s->young_bytes));
+	json_object_set_new(doc, "temporary_bytes",
+			    json_integer((json_int_t)s->temp_bytes));
 	json_object_set_new(doc, "failed", json_integer((json_int_t)s->failed));
 	json_object_set_new(doc, "status",
 			    json_string(err ? "failed" : "done"));

@@ -45,6 +45,13 @@ struct store_stat {
 /* Called once per child name of a listed key; return non-zero to stop. */
 typedef int (*store_list_fn)(void *arg, const char *name, bool is_dir);
 
+/*
+ * Called once per temporary file sweep removed (or, in a dry run, would
+ * remove): its path relative to the store's root, which is not a key,
+ * and the bytes its removal frees.
+ */
+typedef void (*store_sweep_fn)(void *arg, const char *path, uint64_t bytes);
+
 struct store_ops {
 	const char *name;
 
@@ -92,6 +99,20 @@ struct store_ops {
 	 */
 	int (*presign)(struct store *s, const char *key, const char *method,
 		       int64_t expires, char **url);
+
+	/*
+	 * Removes the temporary files of writes a crash interrupted: every
+	 * one anywhere in the store last modified before the time before
+	 * (seconds since the epoch), telling fn of each.  A write keeps
+	 * its temporary file only while it runs, so the caller passes a
+	 * time long enough ago that no live write can own such a file.
+	 * With dry_run nothing is removed and fn hears what would be.
+	 * Files that cannot be removed are skipped; returns 0, or the
+	 * first such error.  NULL for a store that makes no temporary
+	 * objects.
+	 */
+	int (*sweep)(struct store *s, int64_t before, bool dry_run,
+		     store_sweep_fn fn, void *arg);
 };
 
 struct store {

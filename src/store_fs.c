@@ -19,8 +19,8 @@
  * starts with a dot, so they never clash with a key, keys may not use
  * them and list hides them.
  *
- * NEEDSWORK: temporary files a crash leaves behind are never removed;
- * list hides them, but they hold space until an operator deletes them.
+ * A crash can leave temporary files behind; sweep, which collections
+ * call, removes those old enough that no write can still own them.
  *
  * Thread safety: threads share only the root descriptor, which never
  * changes, and an atomic counter that makes temporary names unique.
@@ -847,6 +847,180 @@ out:
 	return err;
 }
 
+/* ---- temporary files a crash left behind ---- */
+
+/*
+ * The deepest directory sweep enters.  Keys are far shallower; the bound
+ * only stops a walk that symbolic links would lead round in circles
+ * where the check against the directories above misses the loop.
+ */
+#define FS_SWEEP_DEPTH 256
+
+struct fs_sweep {
+	int64_t before;
+	bool dry_run;
+	store_sweep_fn fn;
+	void *arg;
+	struct buf path; /* the directory walked, relative to the root */
+	int depth;	 /* entries in dev and ino: the directories above */
+	dev_t dev[FS_SWEEP_DEPTH];
+	ino_t ino[FS_SWEEP_DEPTH];
+	int err; /* the first failure */
+};
+
+static void fs_sweep_failed(struct fs_sweep *w, const char *name, int err)
+{
+	log_warn("cannot sweep temporary files path=%s%s%s err=\"%s\"",
+		 w->path.data, w->path.len ? "/" : "", name,
+		 store_strerror(err));
+	if (!w->err)
+		w->err = err;
+}
+
+/*
+ * Removes temporary file name of directory dfd if it is old enough.  A
+ * file put_new linked to its key before the crash shares its data with
+ * the object, so removing that name frees nothing.
+ */
+static void fs_sweep_file(struct fs_sweep *w, int dfd, const char *name)
+{
+	struct stat sb;
+	uint64_t bytes;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT)
+			fs_sweep_failed(w, name, -errno);
+		return;
+	}
+	if (!S_ISREG(sb.st_mode) || (int64_t)sb.st_mtim.tv_sec >= w->before)
+		return;
+
+	if (!w->dry_run && unlinkat(dfd, name, 0) == -1) {
+		if (errno != ENOENT)
+			fs_sweep_failed(w, name, -errno);
+		return;
+	}
+
+	bytes = sb.st_nlink > 1 ? 0 : (uint64_t)sb.st_size;
+	if (!w->path.len) {
+		w->fn(w->arg, name, bytes);
+		return;
+	}
+	buf_addf(&w->path, "/%s", name);
+	w->fn(w->arg, w->path.data, bytes);
+	w->path.len -= strlen(name) + 1;
+	w->path.data[w->path.len] = '\0';
+}
+
+static void fs_sweep_dir(struct fs_sweep *w, int fd);
+
+/* Whether directory sb is one the walk is already inside. */
+static bool fs_sweep_seen(const struct fs_sweep *w, const struct stat *sb)
+{
+	for (int i = 0; i < w->depth; i++)
+		if (w->dev[i] == sb->st_dev && w->ino[i] == sb->st_ino)
+			return true;
+	return false;
+}
+
+/*
+ * Sweeps directory fd, which this call closes, unless the walk is
+ * inside it already or too deep.
+ */
+static void fs_sweep_enter(struct fs_sweep *w, int fd)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) == -1 || fs_sweep_seen(w, &sb) ||
+	    w->depth == FS_SWEEP_DEPTH) {
+		close(fd);
+		return;
+	}
+
+	w->dev[w->depth] = sb.st_dev;
+	w->ino[w->depth] = sb.st_ino;
+	w->depth++;
+	fs_sweep_dir(w, fd);
+	w->depth--;
+}
+
+/* Walks subdirectory name of dfd, following a symbolic link to one. */
+static void fs_sweep_subdir(struct fs_sweep *w, int dfd, const char *name)
+{
+	size_t len = w->path.len;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			fs_sweep_failed(w, name, -errno);
+		return;
+	}
+
+	buf_addf(&w->path, "%s%s", len ? "/" : "", name);
+	fs_sweep_enter(w, fd);
+	w->path.len = len;
+	w->path.data[len] = '\0';
+}
+
+/* Sweeps directory fd, which this call closes, and everything below. */
+static void fs_sweep_dir(struct fs_sweep *w, int fd)
+{
+	struct dirent *de;
+	DIR *dir = fdopendir(fd);
+
+	if (!dir) {
+		fs_sweep_failed(w, "", -errno);
+		close(fd);
+		return;
+	}
+
+	while ((errno = 0, de = readdir(dir))) {
+		if (!strncmp(de->d_name, FS_TMP_PREFIX, strlen(FS_TMP_PREFIX)))
+			fs_sweep_file(w, fd, de->d_name);
+		else if (!fs_name_hidden(de->d_name) &&
+			 fs_entry_is_dir(fd, de) == 1)
+			fs_sweep_subdir(w, fd, de->d_name);
+	}
+	if (!de && errno)
+		fs_sweep_failed(w, "", -errno);
+
+	closedir(dir);
+}
+
+/*
+ * Walks the whole tree: temporary files sit beside whatever was put,
+ * in blob, repository, upload and lease directories and in the root.
+ * Uploads append to their data in place, so no temporary file lives
+ * longer than one put of data held in memory.  The root is opened
+ * afresh so that reading it moves no offset the store shares.
+ */
+static int fs_sweep(struct store *st, int64_t before, bool dry_run,
+		    store_sweep_fn fn, void *arg)
+{
+	struct fs_store *s = fs_store_of(st);
+	struct fs_sweep *w;
+	int fd;
+	int err;
+
+	w = xcalloc(1, sizeof(*w));
+	w->before = before;
+	w->dry_run = dry_run;
+	w->fn = fn;
+	w->arg = arg;
+	buf_adds(&w->path, "");
+	fd = openat(s->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		fs_sweep_failed(w, "", -errno);
+	else
+		fs_sweep_enter(w, fd);
+
+	err = w->err;
+	buf_free(&w->path);
+	free(w);
+	return err;
+}
+
 /*
  * Creates, writes and removes a small file in the root, which fails when
  * the filesystem is gone, read-only, full or not ours to write.
@@ -906,6 +1080,7 @@ static const struct store_ops fs_ops = {
 	.check = fs_check,
 	.close = fs_close,
 	.presign = fs_presign,
+	.sweep = fs_sweep,
 };
 
 static uint64_t fs_random_seed(void)

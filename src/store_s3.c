@@ -1214,6 +1214,16 @@ static const struct store_ops s3_ops = {
 	.check = s3_check,
 	.close = s3_store_close,
 	.presign = s3_presign_op,
+	/*
+	 * Objects appear whole or not at all, so a crash leaves no partial
+	 * object behind to sweep.
+	 *
+	 * NEEDSWORK: the parts of a multipart upload a crash interrupted
+	 * stay in the bucket, billed and invisible to listings, until a
+	 * bucket lifecycle rule aborts incomplete uploads; berth lists
+	 * none of them itself.
+	 */
+	.sweep = NULL,
 };
 
 /* "a/b/" from "/a/b", "a/b" or "a/b/"; "" for none. */

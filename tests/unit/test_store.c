@@ -797,6 +797,176 @@ static void test_full_filesystem(void)
 	free(mnt);
 }
 
+/* ---- sweeping temporary files ---- */
+
+#define SWEEP_OLD 7200 /* seconds before now: what a crash left long ago */
+
+struct swept {
+	char paths[8][128];
+	uint64_t bytes[8];
+	int n;
+};
+
+static void on_swept(void *arg, const char *path, uint64_t bytes)
+{
+	struct swept *w = arg;
+
+	if (w->n < 8) {
+		snprintf(w->paths[w->n], sizeof(w->paths[0]), "%s", path);
+		w->bytes[w->n] = bytes;
+	}
+	w->n++;
+}
+
+/* The bytes sweep reported for path, or -1 when it did not report it. */
+static long long swept_bytes(const struct swept *w, const char *path)
+{
+	for (int i = 0; i < w->n && i < 8; i++)
+		if (!strcmp(w->paths[i], path))
+			return (long long)w->bytes[i];
+	return -1;
+}
+
+/* Sets the modification time of rel, below the root, age seconds back. */
+static void age_path(const char *rel, int64_t age)
+{
+	struct timespec ts[2];
+	char *p = path_of(rel);
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= age;
+	ts[1] = ts[0];
+	CHECK(utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) == 0);
+	free(p);
+}
+
+/* Writes a file of len bytes at rel, below the root, age seconds old. */
+static void plant(const char *rel, size_t len, int64_t age)
+{
+	char *p = path_of(rel);
+	char data[4096];
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	CHECK(fd != -1 && len <= sizeof(data));
+	memset(data, 'x', sizeof(data));
+	CHECK(write(fd, data, len) == (ssize_t)len);
+	close(fd);
+	free(p);
+	age_path(rel, age);
+}
+
+static bool exists(const char *rel)
+{
+	char *p = path_of(rel);
+	bool ok = access(p, F_OK) == 0;
+
+	free(p);
+	return ok;
+}
+
+/*
+ * A store with objects, temporary files a crash left an age ago in
+ * the root and in deep directories, a fresh one a write still owns, a
+ * temporary name linked to its object, and a directory that only looks
+ * like a temporary file.
+ */
+static void plant_crash_leftovers(void)
+{
+	char *obj, *tmp, *dir;
+
+	CHECK(put_str("blobs/ab/abcd/data", "layer bytes") == 0);
+	CHECK(put_str("repos/r/_layers/sha256/abcd/link", "sha256:abcd") == 0);
+	plant(".tmp-1-root", 10, SWEEP_OLD);
+	plant("blobs/ab/abcd/.tmp-1-blob", 300, SWEEP_OLD);
+	plant("repos/r/_layers/sha256/abcd/.tmp-1-link", 71, SWEEP_OLD);
+	plant("repos/r/_layers/sha256/abcd/.tmp-2-fresh", 71, 0);
+
+	obj = path_of("blobs/ab/abcd/data");
+	tmp = path_of("blobs/ab/abcd/.tmp-1-linked");
+	CHECK(link(obj, tmp) == 0);
+	age_path("blobs/ab/abcd/.tmp-1-linked", SWEEP_OLD);
+	dir = path_of("repos/.tmp-1-dir");
+	CHECK(mkdir(dir, 0755) == 0);
+	age_path("repos/.tmp-1-dir", SWEEP_OLD);
+	free(obj);
+	free(tmp);
+	free(dir);
+}
+
+static void test_sweep_dry_run(void)
+{
+	struct swept w = {0};
+
+	setup();
+	plant_crash_leftovers();
+	CHECK(st->ops->sweep(st, time(NULL) - 3600, true, on_swept, &w) == 0);
+
+	CHECK(w.n == 4);
+	CHECK(swept_bytes(&w, ".tmp-1-root") == 10);
+	CHECK(swept_bytes(&w, "blobs/ab/abcd/.tmp-1-blob") == 300);
+	CHECK(swept_bytes(&w, "repos/r/_layers/sha256/abcd/.tmp-1-link") == 71);
+	CHECK(swept_bytes(&w, "blobs/ab/abcd/.tmp-1-linked") == 0);
+	CHECK(count_temps(rootdir) == 6);
+	teardown();
+}
+
+static void test_sweep_removes_only_old_temps(void)
+{
+	struct swept w = {0};
+
+	setup();
+	plant_crash_leftovers();
+	CHECK(st->ops->sweep(st, time(NULL) - 3600, false, on_swept, &w) == 0);
+
+	CHECK(w.n == 4);
+	CHECK(!exists(".tmp-1-root"));
+	CHECK(!exists("blobs/ab/abcd/.tmp-1-blob"));
+	CHECK(!exists("blobs/ab/abcd/.tmp-1-linked"));
+	CHECK(!exists("repos/r/_layers/sha256/abcd/.tmp-1-link"));
+	CHECK(exists("repos/r/_layers/sha256/abcd/.tmp-2-fresh"));
+	CHECK(exists("repos/.tmp-1-dir"));
+	CHECK(get_is("blobs/ab/abcd/data", "layer bytes"));
+	CHECK(get_is("repos/r/_layers/sha256/abcd/link", "sha256:abcd"));
+
+	/* Nothing is left for a second run. */
+	w.n = 0;
+	CHECK(st->ops->sweep(st, time(NULL) - 3600, false, on_swept, &w) == 0);
+	CHECK(w.n == 0);
+	teardown();
+}
+
+/*
+ * Parts of the tree may live on other disks behind symbolic links, which
+ * the sweep follows; a link back up the tree does not trap it.
+ */
+static void test_sweep_follows_links_once(void)
+{
+	struct swept w = {0};
+	char *other = xasprintf("%s/other", tmpdir);
+	char *link_path;
+
+	setup();
+	rm_tree(other);
+	CHECK(mkdir(other, 0755) == 0);
+	link_path = path_of("blobs");
+	CHECK(symlink(other, link_path) == 0);
+	CHECK(put_str("blobs/ab/abcd/data", "layer bytes") == 0);
+	plant("blobs/ab/.tmp-1-far", 5, SWEEP_OLD);
+	free(link_path);
+	link_path = path_of("blobs/ab/loop");
+	CHECK(symlink("..", link_path) == 0);
+
+	CHECK(st->ops->sweep(st, time(NULL) - 3600, false, on_swept, &w) == 0);
+	CHECK(w.n == 1);
+	CHECK(swept_bytes(&w, "blobs/ab/.tmp-1-far") == 5);
+	CHECK(!exists("blobs/ab/.tmp-1-far"));
+	CHECK(get_is("blobs/ab/abcd/data", "layer bytes"));
+	teardown();
+	rm_tree(other);
+	free(link_path);
+	free(other);
+}
+
 int main(void)
 {
 	umask(022);
@@ -823,6 +993,9 @@ int main(void)
 	RUN(test_writer_large);
 	RUN(test_strerror);
 	RUN(test_concurrent);
+	RUN(test_sweep_dry_run);
+	RUN(test_sweep_removes_only_old_temps);
+	RUN(test_sweep_follows_links_once);
 	if (can_mount_tmpfs())
 		RUN(test_full_filesystem);
 	else
