@@ -41,6 +41,9 @@
 
 #define RELOAD_INTERVAL_NS 1000000000ull
 
+_Static_assert(ACCESS_STAMP_LEN == HTPASSWD_FINGERPRINT_LEN,
+	       "a stamp is an htpasswd fingerprint");
+
 struct cache_slot {
 	unsigned char mac[MAC_LEN];
 	uint64_t stamp; /* larger is more recently used */
@@ -574,9 +577,14 @@ static void login_failed(struct access *a, const unsigned char *tkey,
 			 loggable(client, from));
 }
 
-/* Checks the credentials of a request; sets *name on success. */
+/*
+ * Checks the credentials of a request; sets *name on success, and the
+ * fingerprint of the line they were checked against into stamp unless
+ * it is NULL.
+ */
 static enum access_verdict authenticate(struct access *a, const char *header,
 					const char *client, char **name,
+					unsigned char *stamp,
 					unsigned *retry_after)
 {
 	char buf[ACCESS_BASIC_MAX + 1];
@@ -604,7 +612,10 @@ static enum access_verdict authenticate(struct access *a, const char *header,
 	}
 
 	s = snapshot_get(a);
-	if (verify(a, s, user, password)) {
+	/* The stamp comes from the same table: a reload in between must
+	 * not let an old password buy a session under the new one. */
+	if (verify(a, s, user, password) &&
+	    (!stamp || htpasswd_fingerprint(s->users, user, stamp))) {
 		throttle_succeeded(a->throttle, tkey);
 		*name = xstrdup(user);
 		v = ACCESS_OK;
@@ -636,12 +647,41 @@ enum access_verdict access_check(struct access *a, const char *authorization,
 			       : ACCESS_UNAUTHORIZED;
 
 	v = authenticate(a, authorization, client_addr ? client_addr : "-",
-			 &name, retry_after);
+			 &name, NULL, retry_after);
 	if (v != ACCESS_OK)
 		return v;
 	*user = name;
 	return acl_allows(a->policy, name, repo, bits) ? ACCESS_OK
 						       : ACCESS_DENIED;
+}
+
+enum access_verdict access_login(struct access *a, const char *authorization,
+				 const char *client_addr, char **user,
+				 unsigned char stamp[ACCESS_STAMP_LEN],
+				 unsigned *retry_after)
+{
+	*user = NULL;
+	*retry_after = 0;
+	if (!a->enabled || !authorization || !*authorization)
+		return ACCESS_UNAUTHORIZED;
+	return authenticate(a, authorization, client_addr ? client_addr : "-",
+			    user, stamp, retry_after);
+}
+
+bool access_stamp_current(struct access *a, const char *user,
+			  const unsigned char stamp[ACCESS_STAMP_LEN])
+{
+	unsigned char now[ACCESS_STAMP_LEN];
+	struct snapshot *s;
+	bool same;
+
+	if (!a->enabled)
+		return true;
+	s = snapshot_get(a);
+	same = htpasswd_fingerprint(s->users, user, now) &&
+	       !CRYPTO_memcmp(now, stamp, ACCESS_STAMP_LEN);
+	snapshot_put(a, s);
+	return same;
 }
 
 bool access_may(struct access *a, const char *user, const char *repo,

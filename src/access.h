@@ -31,6 +31,9 @@ enum access_verdict {
 /* Longest decoded "user:password" of a Basic header berth reads. */
 #define ACCESS_BASIC_MAX 1024
 
+/* Size of a stamp: what a login remembers of the credentials it used. */
+#define ACCESS_STAMP_LEN 32
+
 struct access;
 
 /*
@@ -73,6 +76,32 @@ enum access_verdict access_check(struct access *a, const char *authorization,
 				 const char *client_addr, const char *repo,
 				 enum access_action action, char **user,
 				 unsigned *retry_after);
+
+/*
+ * Authenticates a login that will outlive the request, such as the web
+ * UI's: the Authorization header is checked exactly as access_check
+ * checks it for the registry itself (same cache, same throttling).  On
+ * ACCESS_OK, sets *user (malloc'd, the caller frees it) and fills stamp
+ * with the fingerprint of the user's htpasswd line that the password
+ * was verified against; otherwise *user is NULL.  Without logins there
+ * is nothing to log in to and the answer is ACCESS_UNAUTHORIZED.
+ */
+enum access_verdict access_login(struct access *a, const char *authorization,
+				 const char *client_addr, char **user,
+				 unsigned char stamp[ACCESS_STAMP_LEN],
+				 unsigned *retry_after);
+
+/*
+ * Whether user still has the credentials stamp was made from by
+ * access_login: false once the user is gone from the htpasswd file or
+ * their line has changed (a new password, even the same one hashed
+ * anew).  Stamps compare across access objects of one process, so a
+ * configuration reload that keeps the file keeps them good.  Always
+ * true without logins.  Reads the file only when access_check would (it
+ * changed, at most once a second); otherwise a lookup and a compare.
+ */
+bool access_stamp_current(struct access *a, const char *user,
+			  const unsigned char stamp[ACCESS_STAMP_LEN]);
 
 /*
  * Whether user (NULL for anonymous) may perform action on repo, without

@@ -6,6 +6,9 @@
  * every other line is skipped with a warning.  The array never changes
  * after loading: a changed file is loaded anew into another table, which
  * is what lets request threads share one without locks.
+ *
+ * Fingerprints are computed once per line at load time, so that asking
+ * whether a session's credentials still hold costs no hashing.
  */
 #include "htpasswd.h"
 #include "log.h"
@@ -16,6 +19,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +37,7 @@ struct htpasswd_user {
 	char *name;
 	char *hash;
 	size_t line;
+	unsigned char fingerprint[HTPASSWD_FINGERPRINT_LEN];
 };
 
 struct htpasswd {
@@ -249,6 +257,51 @@ int htpasswd_hash_bcrypt(const char *password, unsigned cost, char *out,
 	return rc;
 }
 
+/* ---- fingerprints ---------------------------------------------------- */
+
+static unsigned char fingerprint_key[32];
+static pthread_once_t fingerprint_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Without random bytes no session could be told apart from a forged
+ * one either, so berth stops as it does when memory runs out.
+ */
+static void fingerprint_key_init(void)
+{
+	if (RAND_bytes(fingerprint_key, sizeof(fingerprint_key)) != 1) {
+		log_error("no random bytes for the htpasswd fingerprint key");
+		abort();
+	}
+}
+
+/* HMAC-SHA256 of name, a NUL and hash: the NUL keeps the two apart. */
+static void fingerprint_of(struct htpasswd_user *u)
+{
+	size_t nlen = strlen(u->name), hlen = strlen(u->hash);
+	unsigned char *msg = xmalloc(nlen + 1 + hlen);
+	unsigned int n = HTPASSWD_FINGERPRINT_LEN;
+
+	pthread_once(&fingerprint_once, fingerprint_key_init);
+	memcpy(msg, u->name, nlen + 1);
+	memcpy(msg + nlen + 1, u->hash, hlen);
+	if (!HMAC(EVP_sha256(), fingerprint_key, sizeof(fingerprint_key), msg,
+		  nlen + 1 + hlen, u->fingerprint, &n))
+		abort();
+	OPENSSL_cleanse(msg, nlen + 1 + hlen);
+	free(msg);
+}
+
+bool htpasswd_fingerprint(const struct htpasswd *h, const char *user,
+			  unsigned char out[HTPASSWD_FINGERPRINT_LEN])
+{
+	const struct htpasswd_user *u = find_user(h, user);
+
+	if (!u)
+		return false;
+	memcpy(out, u->fingerprint, HTPASSWD_FINGERPRINT_LEN);
+	return true;
+}
+
 /* ---- parsing --------------------------------------------------------- */
 
 struct parser {
@@ -368,6 +421,8 @@ struct htpasswd *htpasswd_parse(const char *text, size_t len,
 		len -= n + (nl != NULL);
 	}
 	drop_duplicates(p.h, origin);
+	for (size_t i = 0; i < p.h->count; i++)
+		fingerprint_of(&p.h->users[i]);
 	return p.h;
 }
 

@@ -7,6 +7,12 @@
  * ($5$, $6$), checked by libxcrypt.  Users with any other hash (MD5
  * $apr1$, {SHA}, DES, plain text) cannot log in; loading warns about them
  * by name, and about malformed lines by number, never showing a hash.
+ *
+ * Each user also has a fingerprint: a keyed digest of the name and hash
+ * under a key drawn once per process and kept only in its memory.  Two
+ * tables loaded in one process give a user the same fingerprint exactly
+ * when the line is the same, so a session can tell that the password it
+ * logged in with is still the one in force without keeping the hash.
  */
 #ifndef BERTH_HTPASSWD_H
 #define BERTH_HTPASSWD_H
@@ -22,6 +28,8 @@
 #define HTPASSWD_BCRYPT_PASSWORD_MAX 72
 
 #define HTPASSWD_BCRYPT_COST 10
+
+#define HTPASSWD_FINGERPRINT_LEN 32
 
 struct htpasswd;
 
@@ -57,6 +65,15 @@ size_t htpasswd_count(const struct htpasswd *h);
  * Always false for a table made by htpasswd_parse.
  */
 bool htpasswd_changed(const struct htpasswd *h, const char *path);
+
+/*
+ * Copies the fingerprint of user's line in h into out and returns true,
+ * or returns false when h has no such user.  Costs a binary search and
+ * a memcpy: no hashing, no file access.  Without the process's key the
+ * fingerprint tells nothing about the password or its hash.
+ */
+bool htpasswd_fingerprint(const struct htpasswd *h, const char *user,
+			  unsigned char out[HTPASSWD_FINGERPRINT_LEN]);
 
 /*
  * Checks password for user with a full hash computation (tens of

@@ -6,6 +6,8 @@
  * below the cost of the request around it.  Expired sessions are dropped
  * when met; when the table is full, a new login first sweeps out every
  * expired session and then, if still full, the least recently used one.
+ * Whether a session's credentials still hold is asked of access control
+ * outside the mutex, since that may re-read the htpasswd file.
  */
 #include "session.h"
 #include "http.h"
@@ -26,6 +28,7 @@
 struct session {
 	unsigned char key[SESSION_KEY_LEN]; /* SHA-256 of the token */
 	char csrf[SESSION_TOKEN_HEX + 1];
+	unsigned char stamp[ACCESS_STAMP_LEN];
 	char *user;
 	int64_t started;
 	int64_t used;
@@ -151,6 +154,7 @@ static void make_room(struct sessions *s, int64_t now)
 }
 
 int session_start(struct sessions *s, const char *user,
+		  const unsigned char stamp[ACCESS_STAMP_LEN],
 		  char token[SESSION_TOKEN_HEX + 1],
 		  char csrf[SESSION_TOKEN_HEX + 1])
 {
@@ -165,6 +169,7 @@ int session_start(struct sessions *s, const char *user,
 	e = xcalloc(1, sizeof(*e));
 	token_key(token, SESSION_TOKEN_HEX, e->key);
 	memcpy(e->csrf, csrf, sizeof(e->csrf));
+	memcpy(e->stamp, stamp, sizeof(e->stamp));
 	e->user = xstrdup(user);
 
 	pthread_mutex_lock(&s->lock);
@@ -243,33 +248,73 @@ static struct session **lookup(struct sessions *s, const char *token)
 
 struct find {
 	struct sessions *s;
+	struct access *a; /* NULL when ending sessions: no check needed */
 	char *user;
 	char *csrf;
 	bool end;
 };
 
+/* Drops the session of token, if it is still there. */
+static void drop_token(struct sessions *s, const char *token)
+{
+	struct session **link;
+
+	pthread_mutex_lock(&s->lock);
+	link = lookup(s, token);
+	if (link)
+		drop(s, link);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Ends the session of token when its user's credentials changed since
+ * login, and says whether it did.  Runs without the lock: the check may
+ * read the htpasswd file.
+ */
+static bool drop_if_stale(struct find *f, const char *token,
+			  const unsigned char stamp[ACCESS_STAMP_LEN])
+{
+	if (!f->a || access_stamp_current(f->a, f->user, stamp))
+		return false;
+	drop_token(f->s, token);
+	log_info("web ui session ended, the user was removed or given a new "
+		 "password user=%s",
+		 f->user);
+	free(f->user);
+	f->user = NULL;
+	return true;
+}
+
 static bool on_token(void *arg, const char *token)
 {
 	struct find *f = arg;
+	unsigned char stamp[ACCESS_STAMP_LEN];
+	char csrf[SESSION_TOKEN_HEX + 1];
 	struct session **link;
 
 	pthread_mutex_lock(&f->s->lock);
 	link = lookup(f->s, token);
 	if (link) {
 		f->user = xstrdup((*link)->user);
-		if (f->csrf)
-			memcpy(f->csrf, (*link)->csrf, sizeof((*link)->csrf));
+		memcpy(csrf, (*link)->csrf, sizeof(csrf));
+		memcpy(stamp, (*link)->stamp, sizeof(stamp));
 		if (f->end)
 			drop(f->s, link);
 	}
 	pthread_mutex_unlock(&f->s->lock);
-	return link != NULL;
+	if (!link || drop_if_stale(f, token, stamp))
+		goto out;
+	if (f->csrf)
+		memcpy(f->csrf, csrf, sizeof(csrf));
+out:
+	OPENSSL_cleanse(csrf, sizeof(csrf));
+	return f->user != NULL;
 }
 
-char *session_find(struct sessions *s, const char *cookie_header,
-		   char csrf[SESSION_TOKEN_HEX + 1])
+char *session_find(struct sessions *s, struct access *a,
+		   const char *cookie_header, char csrf[SESSION_TOKEN_HEX + 1])
 {
-	struct find f = {s, NULL, csrf, false};
+	struct find f = {s, a, NULL, csrf, false};
 
 	each_token(cookie_header, on_token, &f);
 	return f.user;
@@ -277,7 +322,7 @@ char *session_find(struct sessions *s, const char *cookie_header,
 
 void session_end(struct sessions *s, const char *cookie_header)
 {
-	struct find f = {s, NULL, NULL, true};
+	struct find f = {s, NULL, NULL, NULL, true};
 
 	while (each_token(cookie_header, on_token, &f)) {
 		free(f.user);
@@ -291,11 +336,12 @@ static bool is_safe(const char *method)
 	       !strcmp(method, "OPTIONS");
 }
 
-char *session_user(struct sessions *s, const char *cookie_header,
-		   const char *method, const char *csrf_header, bool *csrf_ok)
+char *session_user(struct sessions *s, struct access *a,
+		   const char *cookie_header, const char *method,
+		   const char *csrf_header, bool *csrf_ok)
 {
 	char csrf[SESSION_TOKEN_HEX + 1];
-	char *user = session_find(s, cookie_header, csrf);
+	char *user = session_find(s, a, cookie_header, csrf);
 
 	*csrf_ok = true;
 	if (user && !is_safe(method)) {
@@ -327,7 +373,7 @@ enum access_verdict session_access_check(struct sessions *s, struct access *a,
 		return access_check(a, authz, client, repo, action, user,
 				    retry_after);
 
-	name = session_user(s, cookie, http_method(req),
+	name = session_user(s, a, cookie, http_method(req),
 			    http_header(req, SESSION_CSRF_HEADER), &csrf_ok);
 	*retry_after = 0;
 	*user = name;

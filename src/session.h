@@ -10,14 +10,13 @@
  * scripts) do not use sessions at all.
  *
  * Sessions end after SESSION_IDLE_SECONDS without use, SESSION_MAX_SECONDS
- * after login, at logout, or when berth restarts.  Tokens are 256 random
- * bits; only their SHA-256 is kept, so memory holds nothing a cookie
- * could be forged from.
- *
- * NEEDSWORK: a user removed from the htpasswd file, or whose password
- * changed, keeps a live session until it ends by itself: access.h has no
- * way to ask whether a user still exists, so sessions cannot be dropped
- * when the file changes.
+ * after login, at logout, or when berth restarts.  They also end at the
+ * first request after berth sees that the htpasswd file no longer has
+ * the user's line as it was at login (the user was removed, or given a
+ * new password): each session keeps the stamp access_login made, and
+ * every lookup asks access_stamp_current.  Tokens are 256 random bits;
+ * only their SHA-256 is kept, so memory holds nothing a cookie could be
+ * forged from.
  */
 #ifndef BERTH_SESSION_H
 #define BERTH_SESSION_H
@@ -44,11 +43,13 @@ void sessions_free(struct sessions *s);
 void sessions_set_clock(struct sessions *s, int64_t (*now)(void));
 
 /*
- * Starts a session for user (copied).  Writes the cookie's value into
+ * Starts a session for user (copied), whose login access_login stamped
+ * with stamp (copied).  Writes the cookie's value into
  * token and the CSRF token into csrf, each SESSION_TOKEN_HEX hex digits
  * and a NUL.  Returns 0, or -EIO when no random bytes could be had.
  */
 int session_start(struct sessions *s, const char *user,
+		  const unsigned char stamp[ACCESS_STAMP_LEN],
 		  char token[SESSION_TOKEN_HEX + 1],
 		  char csrf[SESSION_TOKEN_HEX + 1]);
 
@@ -56,20 +57,23 @@ int session_start(struct sessions *s, const char *user,
  * Finds the live session a Cookie header names.  Returns its user (a
  * copy the caller frees) and, when csrf is not NULL, copies its CSRF
  * token there; NULL when there is none.  Counts as use of the session.
+ * A session whose stamp a (the access control in force) no longer
+ * accepts is ended, logged and not found.
  */
-char *session_find(struct sessions *s, const char *cookie_header,
-		   char csrf[SESSION_TOKEN_HEX + 1]);
+char *session_find(struct sessions *s, struct access *a,
+		   const char *cookie_header, char csrf[SESSION_TOKEN_HEX + 1]);
 
 /*
  * The user a request authenticates as by cookie, for the auth step of
- * any endpoint.  method decides whether the CSRF token is needed: for
+ * any endpoint; the session is found as session_find finds it.  method decides whether the CSRF token is needed: for
  * anything but GET, HEAD and OPTIONS, csrf_header must equal the
  * session's token.  Returns the user (a copy the caller frees), or NULL
  * when there is no live session or the token is missing or wrong;
  * *csrf_ok is false only in that last case.
  */
-char *session_user(struct sessions *s, const char *cookie_header,
-		   const char *method, const char *csrf_header, bool *csrf_ok);
+char *session_user(struct sessions *s, struct access *a,
+		   const char *cookie_header, const char *method,
+		   const char *csrf_header, bool *csrf_ok);
 
 /* Ends the session the Cookie header names, if any. */
 void session_end(struct sessions *s, const char *cookie_header);

@@ -188,7 +188,8 @@ static bool identify(struct call *c)
 		return v == ACCESS_OK || v == ACCESS_DENIED;
 	}
 	if (cookie)
-		c->user = session_find(c->api->sessions, cookie, NULL);
+		c->user =
+			session_find(c->api->sessions, c->access, cookie, NULL);
 	http_set_user(c->req, c->user);
 	return true;
 }
@@ -388,7 +389,8 @@ static void get_info(struct call *c)
 	json_t *body = json_object();
 
 	if (cookie && access_enabled(c->access))
-		session_user = session_find(c->api->sessions, cookie, csrf);
+		session_user =
+			session_find(c->api->sessions, c->access, cookie, csrf);
 	uiapi_put(body, "title", json_string(ui_title(cfg)));
 	uiapi_put(body, "version", json_string(BERTH_VERSION));
 	uiapi_put(body, "auth", json_boolean(access_enabled(c->access)));

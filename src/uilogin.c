@@ -2,9 +2,10 @@
  * uilogin.c - logging in to the web UI and out again.
  *
  * The login form posts a user name and password once; they are checked
- * by access_check exactly as a docker login would be (same users, same
+ * by access_login exactly as a docker login would be (same users, same
  * throttling), then forgotten.  What remains is a session (session.h):
- * an HttpOnly cookie and a CSRF token the page sends with every change.
+ * an HttpOnly cookie, a CSRF token the page sends with every change, and
+ * the stamp that ends the session when the user's password changes.
  */
 #include "uiapi_int.h"
 #include "access.h"
@@ -75,7 +76,7 @@ static int on_login_body(void *ctx, const char *data, size_t len)
 	return 0;
 }
 
-/* "Basic base64(user:password)", as access_check reads it. */
+/* "Basic base64(user:password)", as access_login reads it. */
 static char *basic_header(const char *user, const char *password)
 {
 	char *plain = xasprintf("%s:%s", user, password);
@@ -90,13 +91,14 @@ static char *basic_header(const char *user, const char *password)
 	return out;
 }
 
-static void start_session(struct call *c, const char *user)
+static void start_session(struct call *c, const char *user,
+			  const unsigned char stamp[ACCESS_STAMP_LEN])
 {
 	char token[SESSION_TOKEN_HEX + 1], csrf[SESSION_TOKEN_HEX + 1];
 	struct http_response *res;
 	char *cookie;
 
-	if (session_start(c->api->sessions, user, token, csrf)) {
+	if (session_start(c->api->sessions, user, stamp, token, csrf)) {
 		uiapi_send_error(c->req, 500, "UNKNOWN",
 				 "cannot start a session");
 		return;
@@ -116,11 +118,12 @@ static void start_session(struct call *c, const char *user)
 static void check_login(struct call *c, const char *user, const char *pass)
 {
 	char *header = basic_header(user, pass), *name = NULL;
+	unsigned char stamp[ACCESS_STAMP_LEN];
 	unsigned retry = 0;
 	enum access_verdict v;
 
-	v = access_check(c->access, header, http_client_addr(c->req), NULL,
-			 ACCESS_PULL, &name, &retry);
+	v = access_login(c->access, header, http_client_addr(c->req), &name,
+			 stamp, &retry);
 	OPENSSL_cleanse(header, strlen(header));
 	free(header);
 
@@ -130,7 +133,7 @@ static void check_login(struct call *c, const char *user, const char *pass)
 		uiapi_send_error(c->req, 401, "UNAUTHORIZED",
 				 "wrong user name or password");
 	else
-		start_session(c, name);
+		start_session(c, name, stamp);
 	http_set_user(c->req, name);
 	free(name);
 }
@@ -195,7 +198,7 @@ void uilogin_logout(struct call *c)
 	char *user = NULL, *clear;
 
 	if (cookie)
-		user = session_user(c->api->sessions, cookie, "POST",
+		user = session_user(c->api->sessions, c->access, cookie, "POST",
 				    http_header(c->req, SESSION_CSRF_HEADER),
 				    &csrf_ok);
 	if (!csrf_ok) {
