@@ -1077,7 +1077,7 @@ static double since_ms(uint64_t t0)
 static void collect(struct gc_run *g)
 {
 	uint64_t t0 = now_monotonic_ns();
-	double decided, swept;
+	double decided, swept, leftovers;
 
 	apply_retention(g);
 	decide_manifests(g);
@@ -1092,10 +1092,12 @@ static void collect(struct gc_run *g)
 	}
 	sweep_empty_dirs(g);
 	sweep_repos(g);
+	leftovers = since_ms(t0);
 	sweep_temps(g);
 	log_debug("collection phases decide_ms=%.1f sweep_ms=%.1f "
-		  "leftovers_ms=%.1f",
-		  decided, swept - decided, since_ms(t0) - swept);
+		  "leftovers_ms=%.1f temps_ms=%.1f",
+		  decided, swept - decided, leftovers - swept,
+		  since_ms(t0) - leftovers);
 }
 
 bool gc_needs_tags(const struct gc_options *o)
