@@ -1013,7 +1013,7 @@ static void sweep_temps(struct gc_run *g)
 	int64_t age = g->o->grace > GC_TEMP_AGE ? g->o->grace : GC_TEMP_AGE;
 	int err;
 
-	if (!g->st->ops->sweep)
+	if (!g->o->temporary_files || !g->st->ops->sweep)
 		return;
 	if (!g->o->dry_run && !lease_kept(g)) {
 		g->stats->failed++;

@@ -15,8 +15,9 @@
  *   4. layer links to blobs that are gone, referrer links to manifests
  *      that are gone, blob directories without data;
  *   5. repositories left without tags, manifests or uploads;
- *   6. temporary files of writes a crash interrupted (store.h's sweep),
- *      older than the grace period and than GC_TEMP_AGE.
+ *   6. with temporary_files, temporary files of writes a crash
+ *      interrupted (store.h's sweep), older than the grace period and
+ *      than GC_TEMP_AGE.
  *
  * Every step removes what points at a thing before the thing, so a
  * crash (kill -9) at any moment leaves at worst unreferenced objects,
@@ -126,6 +127,13 @@ typedef void (*gc_mark_fn)(void *arg, const char *repo, bool manifest,
 struct gc_options {
 	bool dry_run;
 	bool delete_untagged;
+	/*
+	 * Also sweep temporary files crashed writes left: a walk of every
+	 * directory of the store, which costs more than the rest of a
+	 * collection of a big store, so the server's own runs do it (in
+	 * the background) and the offline command only when asked.
+	 */
+	bool temporary_files;
 	int64_t grace;			   /* seconds */
 	int64_t now;			   /* 0: when the scan began */
 	const struct retention *retention; /* NULL: no rules */

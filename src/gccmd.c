@@ -35,6 +35,7 @@ struct gccmd {
 	bool dry_run;
 	bool untagged;
 	bool quiet;
+	bool temporary_files;
 	const char *grace; /* --grace-period, or NULL for the config's */
 	const char *path;
 };
@@ -57,7 +58,11 @@ static void gccmd_usage(FILE *out)
 		"  -q, --quiet            do not list what is marked\n"
 		"      --grace-period D   keep blobs newer than D (default:\n"
 		"                         the configuration's gc.graceperiod,"
-		" 1h)\n");
+		" 1h)\n"
+		"      --temporary-files  also remove temporary files that "
+		"crashed\n"
+		"                         writes left (a walk of the whole "
+		"store)\n");
 }
 
 static int parse_args(int argc, char **argv, struct gccmd *c)
@@ -67,6 +72,7 @@ static int parse_args(int argc, char **argv, struct gccmd *c)
 		{"delete-untagged", no_argument, NULL, 'm'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"grace-period", required_argument, NULL, 'g'},
+		{"temporary-files", no_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -86,6 +92,9 @@ static int parse_args(int argc, char **argv, struct gccmd *c)
 			break;
 		case 'g':
 			c->grace = optarg;
+			break;
+		case 't':
+			c->temporary_files = true;
 			break;
 		case 'h':
 			gccmd_usage(stdout);
@@ -151,8 +160,10 @@ static void summary(const struct gccmd *c, const struct gc_stats *s)
 	       s->count[GC_MANIFEST], s->count[GC_TAG], s->count[GC_LAYER_LINK],
 	       s->count[GC_REFERRER], s->count[GC_REPOSITORY], s->young, young,
 	       s->seconds);
-	printf("%s %s: %zu temporary files crashed writes left\n",
-	       c->dry_run ? "would free" : "freed", temp, s->count[GC_TEMP]);
+	if (c->temporary_files)
+		printf("%s %s: %zu temporary files crashed writes left\n",
+		       c->dry_run ? "would free" : "freed", temp,
+		       s->count[GC_TEMP]);
 }
 
 /* Sets the options from the configuration and the command line. */
@@ -164,6 +175,7 @@ static int options(const struct gccmd *c, const struct config *cfg,
 	memset(o, 0, sizeof(*o));
 	o->dry_run = c->dry_run;
 	o->delete_untagged = c->untagged;
+	o->temporary_files = c->temporary_files;
 	o->grace = cfg->gc_graceperiod;
 	if (c->grace && config_parse_duration(c->grace, &o->grace) < 0) {
 		fprintf(stderr,

@@ -352,6 +352,7 @@ static json_t *run_gc(struct lifecycle *lc, bool dry_run, bool untagged,
 	gc_policy(lc, &o);
 	o.dry_run = dry_run;
 	o.delete_untagged = untagged;
+	o.temporary_files = true;
 	o.lease = lease;
 	o.on_item = on_item;
 	o.arg = &r;

@@ -90,8 +90,17 @@ def test_cli_removes_stale_temporary_files():
     config = lt.write_config(srv.root)
     before = lt.files(srv.root)
 
+    status, out, err = lt.berth_gc(config, "-q", "--grace-period", "0s")
+    check(status == 0, err)
+    check(not temp_lines(out) and "temporary" not in out[-1],
+          "without --temporary-files the command looked for them: %s" %
+          out[-2:])
+    check(on_disk(srv.root, stale) == set(stale), "without --temporary-files "
+          "the command removed temporary files")
+    before = lt.files(srv.root)
+
     status, out, err = lt.berth_gc(config, "-d", "-q", "--grace-period",
-                                   "0s")
+                                   "0s", "--temporary-files")
     check(status == 0, err)
     check(temp_lines(out) == set(stale),
           "dry run listed %s, expected %s" % (temp_lines(out), set(stale)))
@@ -100,7 +109,8 @@ def test_cli_removes_stale_temporary_files():
           "left" % (size_text(sum(stale.values())), len(stale)),
           "last line %r" % out[-1:])
 
-    status, out, err = lt.berth_gc(config, "-q", "--grace-period", "0s")
+    status, out, err = lt.berth_gc(config, "-q", "--grace-period", "0s",
+                                   "--temporary-files")
     check(status == 0, err)
     check(temp_lines(out) == set(stale), "the run listed %s" % out)
     check(not on_disk(srv.root, stale), "stale temporary files remain: "
