@@ -317,7 +317,7 @@ static void test_reload_keeps_sessions(void)
 	static const char *const users[] = {"alice", "wonderland", NULL};
 	struct fixture f;
 	struct access *again;
-	char err[ERRLEN], *alice, *text;
+	char err[ERRLEN], *alice, *text, *user;
 
 	CHECK(fixture_open(&f, users));
 	alice = login(&f, "alice", "wonderland");
@@ -325,7 +325,9 @@ static void test_reload_keeps_sessions(void)
 
 	again = access_open(f.cfg, err, ERRLEN);
 	CHECK(again != NULL);
-	CHECK(session_find(f.s, again, alice, NULL) != NULL);
+	user = session_find(f.s, again, alice, NULL);
+	CHECK_STR(user, "alice");
+	free(user);
 
 	text = read_text(f.path);
 	replace_file(f.path, text);
