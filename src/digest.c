@@ -179,14 +179,8 @@ bool digest_equal(const struct digest *a, const struct digest *b)
 static void digest_from_raw(enum digest_alg alg, const unsigned char *raw,
 			    unsigned int raw_len, struct digest *d)
 {
-	static const char xdigits[] = "0123456789abcdef";
-
 	d->alg = alg;
-	for (unsigned int i = 0; i < raw_len; i++) {
-		d->hex[2 * i] = xdigits[raw[i] >> 4];
-		d->hex[2 * i + 1] = xdigits[raw[i] & 0xf];
-	}
-	d->hex[2 * raw_len] = '\0';
+	hex_encode(raw, raw_len, d->hex);
 }
 
 struct hasher *hasher_new(enum digest_alg alg)

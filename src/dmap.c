@@ -176,16 +176,11 @@ size_t dmap_count(const struct dmap *m)
 
 void dmap_digest(const struct dmap *m, uint32_t i, struct digest *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	const struct dmap_key *k = &m->keys[i];
 	size_t n = k->alg == DIGEST_SHA512 ? 64 : 32;
 
 	out->alg = (enum digest_alg)k->alg;
-	for (size_t j = 0; j < n; j++) {
-		out->hex[2 * j] = hex[k->raw[j] >> 4];
-		out->hex[2 * j + 1] = hex[k->raw[j] & 15];
-	}
-	out->hex[2 * n] = '\0';
+	hex_encode(k->raw, n, out->hex);
 }
 
 void dmap_name_key(const char *kind, const char *name, struct digest *out)

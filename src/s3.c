@@ -181,17 +181,6 @@ char *s3_uri_encode(const char *s, bool keep_slash)
 	return buf_detach(&b, NULL);
 }
 
-static void s3_hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* "20130524T000000Z" for t, in UTC. */
 static void s3_amzdate(int64_t t, char out[17])
 {
@@ -207,7 +196,7 @@ static void s3_sha256_hex(const void *data, size_t len, char out[65])
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
 	SHA256(data, len, md);
-	s3_hex(md, sizeof(md), out);
+	hex_encode(md, sizeof(md), out);
 }
 
 static void s3_hmac(const void *key, size_t keylen, const char *msg,
@@ -331,7 +320,7 @@ static void s3_sign(const struct s3 *c, const char *amzdate, const char *scope,
 	s3_hmac(k2, 32, "s3", k1);
 	s3_hmac(k1, 32, "aws4_request", k2);
 	s3_hmac(k2, 32, tosign, k1);
-	s3_hex(k1, 32, sig);
+	hex_encode(k1, 32, sig);
 
 	explicit_bzero(secret, strlen(secret));
 	explicit_bzero(k2, sizeof(k2));

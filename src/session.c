@@ -79,24 +79,13 @@ void sessions_set_clock(struct sessions *s, int64_t (*now)(void))
 	s->now = now ? now : now_seconds;
 }
 
-static void to_hex(const unsigned char *v, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[v[i] >> 4];
-		out[2 * i + 1] = digits[v[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int random_hex(char out[SESSION_TOKEN_HEX + 1])
 {
 	unsigned char v[SESSION_TOKEN_HEX / 2];
 
 	if (RAND_bytes(v, sizeof(v)) != 1)
 		return -EIO;
-	to_hex(v, sizeof(v), out);
+	hex_encode(v, sizeof(v), out);
 	OPENSSL_cleanse(v, sizeof(v));
 	return 0;
 }

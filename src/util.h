@@ -55,4 +55,7 @@ uint64_t now_monotonic_ns(void);
 /* Formats t (seconds since the epoch) as RFC 3339 UTC into out[32]. */
 void format_rfc3339(int64_t t, char out[32]);
 
+/* Writes n bytes of in as 2n lowercase hex digits and a NUL into out. */
+void hex_encode(const unsigned char *in, size_t n, char *out);
+
 #endif
